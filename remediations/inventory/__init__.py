@@ -1,0 +1,14 @@
+"""Ansible-compatible inventories: YAML and INI files, group_vars/host_vars, `--limit` patterns.
+
+    from remediations.inventory import load_inventory
+
+    inv = load_inventory("inventories/production.yml")
+    for host in inv.select("web:&production:!web3"):
+        print(host.name, host.address, host.connection)
+"""
+
+from remediations.inventory.loader import load_inventory
+from remediations.inventory.model import Group, Host, Inventory
+from remediations.inventory.patterns import select, split_pattern
+
+__all__ = ["Group", "Host", "Inventory", "load_inventory", "select", "split_pattern"]

@@ -1,0 +1,151 @@
+"""`load_inventory`: read one or more inventory sources, like Ansible's repeated `-i`.
+
+A source is a YAML or INI file, a folder of them, or a comma-separated host
+list (`"web1,web2:2222,"`, when no such path exists). Formats are chosen the
+way Ansible's plugins choose them: `.yml` / `.yaml` / `.json` are YAML;
+`.ini` / `.cfg` are INI; any other name is YAML when it parses as a mapping
+of groups, INI otherwise. In a folder, files are read in name order,
+sub-folders recursively; hidden files, `group_vars/`, `host_vars/`,
+`vars_plugins/` and Ansible's ignored extensions (`.cfg`, `.md`, `.txt`,
+`.retry`, `.bak`, ...) are skipped. Executable files (dynamic inventory
+scripts) and inventory plugin configurations are refused, not run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import Union
+
+from remediations.errors import InventoryError
+from remediations.inventory.builder import UNGROUPED, InventoryDraft
+from remediations.inventory.hostrange import parse_address
+from remediations.inventory.ini_loader import parse_ini_inventory
+from remediations.inventory.model import Inventory
+from remediations.inventory.varsdirs import VarsDirs
+from remediations.inventory.yaml_loader import (
+    YamlDocument,
+    is_group_mapping,
+    load_yaml_file,
+    parse_yaml_inventory,
+)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_YAML_EXTENSIONS = frozenset({".yml", ".yaml", ".json"})
+_INI_EXTENSIONS = frozenset({".ini", ".cfg"})
+# Ansible's INVENTORY_IGNORE_EXTS default (REJECT_EXTS + .orig, .cfg, .retry), for folders.
+_IGNORED_IN_FOLDERS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst",
+                       ".orig", ".cfg", ".retry")
+_YAML_KEY_LINE = re.compile(r"^[^\s\[=:]+:\s*(?:#.*)?$")  # `all:`, `web:` with nothing after
+_IGNORED_NAMES = frozenset({"group_vars", "host_vars", "vars_plugins"})
+
+
+def load_inventory(sources: PathLike | Iterable[PathLike]) -> Inventory:
+    """Load and merge inventory sources; raise `InventoryError` naming file and line.
+
+    Later sources add hosts and groups and override variables of earlier ones.
+    `group_vars/` and `host_vars/` beside each source (inside it, for a folder)
+    apply on top; see `remediations.inventory.builder` for the precedence.
+
+        inv = load_inventory("inventories/production.yml")
+        inv = load_inventory(["inventories/base.ini", "inventories/extra/"])
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    draft = InventoryDraft()
+    names: list[str] = []
+    folders: list[str] = []
+    for source in sources:
+        text = os.fspath(source)
+        path = os.path.abspath(os.path.expanduser(text))
+        if os.path.isdir(path):
+            _load_folder(path, draft)
+            folders.append(path)
+        elif os.path.exists(path):
+            _load_file(path, draft)
+            folders.append(os.path.dirname(path))
+        elif "," in text:
+            _load_host_list(text, draft)
+        else:
+            raise InventoryError("no such inventory file or folder", path=path)
+        names.append(path if os.path.exists(path) else text)
+    if not names:
+        raise InventoryError("no inventory source given")
+    return draft.build(names, VarsDirs(folders))
+
+
+def _load_folder(folder: str, draft: InventoryDraft) -> None:
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError as exc:
+        raise InventoryError(f"cannot read folder: {exc.strerror}", path=folder) from None
+    for entry in entries:
+        if entry.startswith(".") or entry in _IGNORED_NAMES or entry.endswith(_IGNORED_IN_FOLDERS):
+            continue
+        path = os.path.join(folder, entry)
+        if os.path.isdir(path):
+            _load_folder(path, draft)
+        else:
+            _load_file(path, draft)
+
+
+def _load_file(path: str, draft: InventoryDraft) -> None:
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"cannot read inventory: {exc}", path=path) from None
+    if ext in _INI_EXTENSIONS:
+        parse_ini_inventory(text, path, draft)
+    elif ext in _YAML_EXTENSIONS:
+        parse_yaml_inventory(load_yaml_file(text, path), path, draft)
+    elif text.startswith("#!") and os.access(path, os.X_OK):
+        raise InventoryError("dynamic inventory scripts are not supported; save the output of "
+                             "`ansible-inventory -i SCRIPT --list --yaml` as a YAML inventory",
+                             path=path, line=1)
+    else:
+        _load_sniffed(text, path, draft)
+
+
+def _load_sniffed(text: str, path: str, draft: InventoryDraft) -> None:
+    """YAML if the file reads as a mapping of groups; INI otherwise."""
+    yaml_error: InventoryError | None = None
+    doc: YamlDocument | None = None
+    try:
+        doc = load_yaml_file(text, path)
+    except InventoryError as exc:
+        yaml_error = exc
+    if doc is not None and is_group_mapping(doc.data):
+        parse_yaml_inventory(doc, path, draft)
+        return
+    try:
+        parse_ini_inventory(text, path, draft)
+    except InventoryError:
+        # Neither format: report the one the file was more likely meant to be.
+        if yaml_error is not None and _looks_like_yaml(text):
+            raise yaml_error from None
+        if doc is not None and isinstance(doc.data, dict):
+            parse_yaml_inventory(doc, path, InventoryDraft())
+        raise
+
+
+def _looks_like_yaml(text: str) -> bool:
+    for line in text.splitlines():
+        line = line.strip()
+        if line and line[0] not in "#;":
+            return line == "---" or _YAML_KEY_LINE.match(line) is not None
+    return False
+
+
+def _load_host_list(text: str, draft: InventoryDraft) -> None:
+    """Ansible's `-i 'web1,web2:2222,'`: hosts in `ungrouped`, optional ports."""
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        parsed = parse_address(item)
+        name, port = parsed if parsed is not None else (item, None)
+        draft.add_host(name, group=UNGROUPED, port=port, source="")
