@@ -1,0 +1,28 @@
+"""How a command reaches a host: ssh (Fabric), docker exec (Docker SDK), local (Invoke)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from remediations.connections.base import BaseConnection, CommandResult, Connection, sh
+from remediations.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from remediations.inventory import Host
+
+__all__ = ["BaseConnection", "CommandResult", "Connection", "connect", "sh"]
+
+
+def connect(host: Host, *, timeout: float | None = None) -> BaseConnection:
+    """The connection the inventory asks for; nothing is opened until the first command."""
+    kind = host.connection
+    if kind == "ssh":
+        from remediations.connections.ssh import SSHConnection
+        return SSHConnection(host, default_timeout=timeout)
+    if kind == "docker":
+        from remediations.connections.docker import DockerExecConnection
+        return DockerExecConnection(host, default_timeout=timeout)
+    if kind == "local":
+        from remediations.connections.local import LocalConnection
+        return LocalConnection(host, default_timeout=timeout)
+    raise InvalidInput(f"{host.name}: connection {kind!r} cannot run commands")

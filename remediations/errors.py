@@ -1,0 +1,74 @@
+"""Typed errors: one class per failure, grouped under `RemediationError`.
+
+Expected outcomes (a service that would not start, a health check that fails)
+are results, not exceptions. Exceptions are for the edges: bad input, a host
+that cannot be reached, a command that failed where the caller asked it not to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from remediations.connections.base import CommandResult
+
+
+class RemediationError(Exception):
+    """Base class of every error this library raises."""
+
+
+class InvalidInput(RemediationError, ValueError):
+    """A value failed validation; nothing was touched."""
+
+
+class InventoryError(RemediationError):
+    """An inventory file could not be read; names the file and line."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+        self.reason = message
+
+
+class NoHostsMatched(InventoryError):
+    """A --limit pattern selected no host."""
+
+
+class ConnectionFailed(RemediationError):
+    """Base class of failures to talk to a host."""
+
+
+class Unreachable(ConnectionFailed):
+    """The host could not be reached (refused, timed out, container stopped)."""
+
+
+class CommandFailed(RemediationError):
+    """A command exited non-zero; carries its result."""
+
+    def __init__(self, result: CommandResult) -> None:
+        self.result = result
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-10:])
+        super().__init__(f"`{result.command}` exited {result.exit_code}" + (f":\n{tail}" if tail else ""))
+
+
+class CommandTimeout(RemediationError):
+    """A command did not finish within its timeout."""
+
+    def __init__(self, command: str, timeout: float) -> None:
+        self.command = command
+        self.timeout = timeout
+        super().__init__(f"`{command}` did not finish within {timeout:g}s")
+
+
+class HostLocked(RemediationError):
+    """Another run holds the host's lock."""
+
+    def __init__(self, host: str, owner: str, since: str) -> None:
+        self.host = host
+        self.owner = owner
+        self.since = since
+        super().__init__(f"{host} is locked by run {owner} since {since}")

@@ -1,0 +1,102 @@
+"""The one result shape every remediation returns, and the steps it runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """What a remediation did on one host."""
+
+    OK = "ok"
+    CHANGED = "changed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNREACHABLE = "unreachable"
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (Status.FAILED, Status.UNREACHABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One command a remediation runs (or, in check mode, would run)."""
+
+    argv: tuple[str, ...]
+    why: str = ""
+
+    def __init__(self, argv: Sequence[str], why: str = "") -> None:
+        object.__setattr__(self, "argv", tuple(argv))
+        object.__setattr__(self, "why", why)
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """The state before and after, as text a person can read."""
+
+    before: str
+    after: str
+
+    def unified(self, name: str = "state") -> str:
+        lines = difflib.unified_diff(
+            self.before.splitlines(), self.after.splitlines(),
+            f"{name} (before)", f"{name} (after)", lineterm="",
+        )
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one remediation did on one host; immutable, JSON-ready via `to_dict`."""
+
+    host: str
+    remediation: str
+    status: Status
+    message: str
+    commands: tuple[str, ...] = ()
+    diff: Diff | None = None
+    evidence: str = ""
+    duration: float = 0.0
+    check: bool = False
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True unless the host failed or was unreachable."""
+        return not self.status.is_failure
+
+    @property
+    def changed(self) -> bool:
+        return self.status is Status.CHANGED
+
+    @property
+    def failed(self) -> bool:
+        return self.status.is_failure
+
+    def replace(self, **changes: Any) -> Result:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "remediation": self.remediation,
+            "status": self.status.value,
+            "message": self.message,
+            "commands": list(self.commands),
+            "diff": None if self.diff is None else {"before": self.diff.before, "after": self.diff.after},
+            "evidence": self.evidence,
+            "duration": round(self.duration, 3),
+            "check": self.check,
+            "data": dict(self.data),
+        }
