@@ -1,0 +1,33 @@
+"""Invoke tasks for this repository: the library's tasks, the lab, and the demo.
+
+`invoke --list` shows them; the same remediation tasks ship in the package as
+the `remediate` console script.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Collection, task
+
+from lab.tasks import ns as lab_ns
+from remediations.cli import build_namespace
+
+LAB_INVENTORY = "inventories/lab.yml"
+
+
+@task(help={"service": "the unit the demo restarts (default nginx)"})
+def demo(c, service="nginx"):  # type: ignore[no-untyped-def]
+    """The main job on the lab: bring it up, restart a service on every web host, check health."""
+    from lab import manage
+
+    manage.up(lambda line: print(line, file=sys.stderr))
+    inv = f"-i {LAB_INVENTORY} -l web"
+    c.run(f"{sys.executable} -m invoke restart --service {service} {inv}", pty=False)
+    c.run(f"{sys.executable} -m invoke health {inv} --field status --value ok", pty=False)
+
+
+ns = build_namespace()
+ns.add_collection(lab_ns, "lab")
+ns.add_task(demo)
+__all__ = ["Collection", "ns"]
