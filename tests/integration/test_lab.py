@@ -18,12 +18,9 @@ from pathlib import Path
 import pytest
 import testinfra
 
-# lab/ is a repo-root package that is not installed.
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from lab import manage  # a repo-root package, on the path through pytest's `pythonpath`
 
-from lab import manage
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.lab
 

@@ -1,0 +1,76 @@
+"""The lab, started once per session, and helpers to drive the CLI as a user does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB_INVENTORY = ROOT / "inventories" / "lab.yml"
+WEB_HOSTS = {"web1": "rem-web1", "web2": "rem-web2"}
+
+
+@pytest.fixture(scope="session")
+def lab() -> Any:
+    """Bring the lab up (installing Docker and building images when missing)."""
+    import lab.manage
+
+    return lab.manage.up(lambda line: print(line, file=sys.stderr))
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@dataclass
+class CliRun:
+    code: int
+    stdout: str
+    stderr: str
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    def report(self) -> dict[str, Any]:
+        finals = [e for e in self.events() if e["event"] == "run_finished"]
+        assert finals, f"no final report; stdout={self.stdout!r} stderr={self.stderr!r}"
+        return finals[-1]["report"]  # type: ignore[no-any-return]
+
+    def by_host(self) -> dict[str, dict[str, Any]]:
+        return {r["host"]: r for r in self.report()["results"]}
+
+
+@pytest.fixture
+def cli(state_dir: Path, lab: Any) -> Any:
+    """Run `invoke TASK ...` from the repository root, as a user types it."""
+    def invoke(*args: str, timeout: float = 300, program: str = "invoke") -> CliRun:
+        env = {**os.environ, "REMEDIATIONS_STATE_DIR": str(state_dir)}
+        cmd = [sys.executable, "-m", "invoke", *args] if program == "invoke" else [program, *args]
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        return CliRun(proc.returncode, proc.stdout, proc.stderr)
+    return invoke
+
+
+def infra_host(name: str) -> Any:
+    import testinfra
+
+    return testinfra.get_host(f"docker://{WEB_HOSTS[name]}")
+
+
+def main_pid(name: str, unit: str) -> int:
+    return int(infra_host(name).check_output(f"systemctl show -p MainPID --value {unit}"))
+
+
+@pytest.fixture
+def web_hosts(lab: Any) -> Iterator[dict[str, Any]]:
+    yield {name: infra_host(name) for name in WEB_HOSTS}

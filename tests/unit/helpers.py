@@ -1,0 +1,26 @@
+"""Small builders shared by unit tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from remediations.inventory import Host, Inventory, load_inventory
+
+
+def inventory(tmp: Path, hosts: dict[str, dict[str, Any]] | None = None,
+              group_vars: dict[str, Any] | None = None) -> Inventory:
+    import yaml
+
+    hosts = hosts if hosts is not None else {"web1": {}, "web2": {}}
+    data = {"all": {"vars": group_vars or {}, "children": {"web": {"hosts": hosts}}}}
+    path = tmp / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return load_inventory(str(path))
+
+
+def host(name: str = "web1", **hostvars: Any) -> Host:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return inventory(Path(tmp), {name: hostvars}).get(name)
