@@ -30,7 +30,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         cells.append(["-" if row.get(col) is None else str(row[col]) for col in columns])
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells)
 
 
 @task(help={"fresh": "recreate the hosts from the image, dropping state left by earlier runs"})
