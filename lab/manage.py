@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,11 @@ __all__ = [
 
 NETWORK = "remediations-lab"
 LABEL = "remediations.lab"
-INVENTORY = REPO_ROOT / "inventories" / "lab.yml"
+LAB_YML = REPO_ROOT / "inventories" / "lab.yml"
+# A slot is an independent copy of the lab (own containers, ports shifted by 10 per slot,
+# own generated inventory), so several test runs or benchmarks can share one engine.
+SLOT = int(os.environ.get("REMEDIATIONS_LAB_SLOT", "0") or 0)
+INVENTORY = LAB_YML if SLOT == 0 else STATE_DIR / f"lab-slot{SLOT}.yml"
 SSH_DIR = STATE_DIR / "ssh"
 
 # What `docker run` needs for systemd as PID 1 without --privileged (refused here):
@@ -93,10 +98,27 @@ class LabInfo:
         raise LabError(f"no lab host {name!r}; known: {', '.join(h.name for h in self.hosts)}")
 
 
-HOSTS: tuple[LabHost, ...] = (
-    LabHost("web1", "rem-web1", 2201, 8001),
-    LabHost("web2", "rem-web2", 2202, 8002),
-)
+def slot_hosts(slot: int) -> tuple[LabHost, ...]:
+    prefix = "rem" if slot == 0 else f"rem{slot}"
+    return tuple(
+        LabHost(f"web{i}", f"{prefix}-web{i}", 2200 + i + 10 * slot, 8000 + i + 10 * slot)
+        for i in (1, 2)
+    )
+
+
+HOSTS: tuple[LabHost, ...] = slot_hosts(SLOT)
+
+
+def _write_slot_inventory() -> None:
+    """inventories/lab.yml with this slot's containers and ports, and an absolute key path."""
+    text = LAB_YML.read_text()
+    for base, mine in zip(slot_hosts(0), HOSTS, strict=True):
+        text = (text.replace(base.container, mine.container)
+                .replace(f": {base.ssh_port},", f": {mine.ssh_port},")
+                .replace(f":{base.http_port}/", f":{mine.http_port}/"))
+    text = text.replace("../.lab/ssh/", f"{SSH_DIR}/")
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    INVENTORY.write_text(text)
 
 
 def _host(name: str) -> LabHost:
@@ -205,6 +227,8 @@ def up(log: Log = quiet, *, fresh: bool = False) -> LabInfo:
     ensure_engine(log)
     image = build_images(log)
     key = _ensure_ssh_key(log)
+    if SLOT:
+        _write_slot_inventory()
     _ensure_network(log)
     # Create/start every host first so they boot in parallel, then wait for each.
     for host in HOSTS:

@@ -13,17 +13,19 @@ from typing import Any
 
 import pytest
 
+import lab.manage as _lab
+
 ROOT = Path(__file__).resolve().parents[2]
-LAB_INVENTORY = ROOT / "inventories" / "lab.yml"
-WEB_HOSTS = {"web1": "rem-web1", "web2": "rem-web2"}
+# REMEDIATIONS_LAB_SLOT picks an independent copy of the lab (see lab/manage.py).
+LAB_INVENTORY = _lab.INVENTORY
+WEB_HOSTS = {h.name: h.container for h in _lab.HOSTS}
+LAB_HOSTS = {h.name: h for h in _lab.HOSTS}
 
 
 @pytest.fixture(scope="session")
 def lab() -> Any:
     """Bring the lab up (installing Docker and building images when missing)."""
-    import lab.manage
-
-    return lab.manage.up(lambda line: print(line, file=sys.stderr))
+    return _lab.up(lambda line: print(line, file=sys.stderr))
 
 
 @pytest.fixture(scope="session")

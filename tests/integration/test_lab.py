@@ -61,15 +61,15 @@ def lab_info() -> manage.LabInfo:
 
 @pytest.fixture(scope="module")
 def web1(lab_info: manage.LabInfo) -> testinfra.host.Host:
-    return testinfra.get_host("docker://rem-web1")
+    return testinfra.get_host(f"docker://{manage.HOSTS[0].container}")
 
 
 @pytest.fixture(scope="module")
 def web2(lab_info: manage.LabInfo) -> testinfra.host.Host:
-    return testinfra.get_host("docker://rem-web2")
+    return testinfra.get_host(f"docker://{manage.HOSTS[1].container}")
 
 
-@pytest.fixture(params=["rem-web1", "rem-web2"])
+@pytest.fixture(params=[h.container for h in manage.HOSTS])
 def any_host(request: pytest.FixtureRequest, lab_info: manage.LabInfo) -> testinfra.host.Host:
     return testinfra.get_host(f"docker://{request.param}")
 
@@ -267,7 +267,7 @@ def test_ssh_with_the_generated_key(lab_info: manage.LabInfo) -> None:
 def test_second_up_changes_nothing(lab_info: manage.LabInfo) -> None:
     before = {row["container"]: row for row in manage.status()}
     ids = subprocess.run(
-        ["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", "rem-web1", "rem-web2"],
+        ["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", *(h.container for h in manage.HOSTS)],
         capture_output=True,
         text=True,
         check=True,
@@ -282,8 +282,7 @@ def test_second_up_changes_nothing(lab_info: manage.LabInfo) -> None:
                 "inspect",
                 "--format",
                 "{{.Id}} {{.State.StartedAt}}",
-                "rem-web1",
-                "rem-web2",
+                *(h.container for h in manage.HOSTS),
             ],
             capture_output=True,
             text=True,

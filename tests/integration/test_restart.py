@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LAB_INVENTORY, infra_host, main_pid
+from tests.integration.conftest import LAB_HOSTS, LAB_INVENTORY, ROOT, infra_host, main_pid
 
 pytestmark = pytest.mark.lab
 INV = str(LAB_INVENTORY)
@@ -79,7 +79,7 @@ def test_stopped_host_is_unreachable_within_timeout_and_others_complete(cli: Any
         lab.manage.start_host("web2")
     results = res.by_host()
     assert results["web2"]["status"] == "unreachable"
-    assert "2202" in results["web2"]["message"]
+    assert str(LAB_HOSTS["web2"].ssh_port) in results["web2"]["message"]
     assert results["web1"]["status"] == "changed"
     assert res.code == 4
     assert elapsed < 20
@@ -153,10 +153,10 @@ def test_json_lines_and_audit_log_carry_no_secret(cli: Any, tmp_path: Path) -> N
     secret = "sup3r-s3cret-t0ken"
     inv = tmp_path / "inv.yml"
     inv.write_text(LAB_INVENTORY.read_text().replace("lab-redis-s3cret", secret)
-                   .replace("../.lab/", str(LAB_INVENTORY.parent.parent / ".lab") + "/"))
+                   .replace("../.lab/", str(ROOT / ".lab") + "/"))
     audit = tmp_path / "audit.jsonl"
     res = cli("health", "-i", str(inv), "-l", "web", "--json", "--audit-log", str(audit),
-              "--url", f"http://127.0.0.1:8001/up?token={secret}")
+              "--url", f"{LAB_HOSTS['web1'].health_url}?token={secret}")
     assert res.code == 0, res.stdout + res.stderr
     events = res.events()  # every line parses
     assert events[0]["event"] == "run_started"
@@ -206,7 +206,7 @@ def test_become_over_ssh_as_a_sudoer(cli: Any, tmp_path: Path) -> None:
     inv = tmp_path / "become.yml"
     inv.write_text(LAB_INVENTORY.read_text()
                    .replace("ansible_user: root", "ansible_user: deploy\n    ansible_become: true")
-                   .replace("../.lab/", str(LAB_INVENTORY.parent.parent / ".lab") + "/"))
+                   .replace("../.lab/", str(ROOT / ".lab") + "/"))
     before = main_pid("web1", "php8.2-fpm")
     res = cli("restart", "--service", "php8.2-fpm", "-i", str(inv), "-l", "web1", "--json")
     assert res.code == 0, res.stdout + res.stderr
