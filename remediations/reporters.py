@@ -131,6 +131,10 @@ class RichReporter:
                            f"(exit {report.exit_code})")
 
     def _details(self, r: Result) -> None:
+        for step in r.data.get("steps", ()):
+            status = Status(step["status"])
+            self.console.print(f"[bold]{r.host}[/] {r.remediation} · {step['remediation']}: "
+                               f"[{_STYLE[status]}]{status.value}[/] {_escape(step['message'])}")
         if r.check and r.commands and r.changed:
             self.console.print(f"[bold]{r.host}[/] would run:")
             for c in r.commands:

@@ -35,6 +35,25 @@ COMMON: tuple[Param, ...] = (
 )
 
 
+# The short flags of the shared options; task options never take these letters.
+SHORT = {"inventory": "i", "limit": "l", "check": "c", "diff": "d", "json": "j", "run_id": "r",
+         "forks": "f"}
+
+
+class _Task(Task):  # type: ignore[type-arg]
+    """A Task whose shared options keep the same short flags in every task."""
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        if name in _COMMON_NAMES:
+            opts: dict[str, Any] = super().arg_opts(name, default, set(SHORT.values()))
+            long = opts["names"][0]
+            opts["names"] = [long, SHORT[name]] if name in SHORT else [long]
+            return opts
+        return super().arg_opts(name, default, taken_names | set(SHORT.values()))  # type: ignore[no-any-return]
+
+_COMMON_NAMES = frozenset(p[0] for p in COMMON)
+
+
 @dataclass(frozen=True, slots=True)
 class Common:
     inventory: str
@@ -52,7 +71,7 @@ class Common:
 
 
 def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...] = (),
-              common: bool = True) -> Task:  # type: ignore[type-arg]
+              common: bool = True, positional: tuple[str, ...] = ()) -> Task:  # type: ignore[type-arg]
     """An Invoke task calling `body(ctx, common, **own_args)`, with a generated signature."""
     own = [p[0] for p in params]
     every = params + (COMMON if common else ())
@@ -66,7 +85,8 @@ def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...]
     task_body.__signature__ = inspect.Signature(sig)  # type: ignore[attr-defined]
     task_body.__doc__ = body.__doc__
     task_body.__name__ = name
-    return Task(task_body, name=name, help={p[0]: p[2] for p in every})
+    return _Task(task_body, name=name, help={p[0]: p[2] for p in every},
+                 positional=list(positional))
 
 
 def reporter_for(opts: Common) -> Any:
