@@ -49,7 +49,8 @@ class _Task(Task):  # type: ignore[type-arg]
             long = opts["names"][0]
             opts["names"] = [long, SHORT[name]] if name in SHORT else [long]
             return opts
-        return super().arg_opts(name, default, taken_names | set(SHORT.values()))  # type: ignore[no-any-return]
+        return super().arg_opts(name, default, taken_names | set(SHORT.values()))
+
 
 _COMMON_NAMES = frozenset(p[0] for p in COMMON)
 
