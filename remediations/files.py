@@ -50,7 +50,7 @@ def write_step(path: str, content: str, *, mode: str = "0644", owner: str | None
         raise ValueError(f"{path}: {len(data)} bytes is more than write_step carries ({MAX_WRITE})")
     encoded = base64.b64encode(data).decode()
     tmp = f"{path}.remediations.tmp"
-    script = "printf %s %s | base64 -d > %s && chmod %s %s"
+    script = "printf %%s %s | base64 -d > %s && chmod %s %s"
     args: list[object] = [encoded, tmp, mode, tmp]
     if owner:
         script += " && chown %s %s"

@@ -1,0 +1,112 @@
+"""Invoke tasks for systemd services and nginx (registered by `build_namespace`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from invoke.collection import Collection
+
+from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
+
+
+def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
+    """Validate user input before the inventory is read or any host is touched."""
+    from remediations.errors import InvalidInput
+
+    try:
+        return check(*values)
+    except InvalidInput as exc:
+        raise fail(reporter_for(opts), str(exc)) from None
+
+
+def _unit(opts: Common, service: str) -> str:
+    from remediations import validate
+
+    if not service:
+        raise fail(reporter_for(opts), "--service is required, e.g. --service nginx")
+    return str(_validated(opts, validate.unit_name, service))
+
+
+def reload(c: Any, opts: Common, service: str = "") -> None:
+    """Reload a service once per run (nginx/apache2/php-fpm: config tested first; start if stopped)."""
+    from remediations.systemd import service_reloaded
+
+    unit = _unit(opts, service)
+    run_remediation(opts, functools.partial(service_reloaded, unit=unit), name="service_reloaded")
+
+
+def start(c: Any, opts: Common, service: str = "") -> None:
+    """Start a service if it is not running (never restarts it)."""
+    from remediations.systemd import service_running
+
+    unit = _unit(opts, service)
+    run_remediation(opts, functools.partial(service_running, unit=unit), name="service_running")
+
+
+def stop(c: Any, opts: Common, service: str = "") -> None:
+    """Stop a service; already stopped is ok."""
+    from remediations.systemd import service_stopped
+
+    unit = _unit(opts, service)
+    run_remediation(opts, functools.partial(service_stopped, unit=unit), name="service_stopped")
+
+
+def status(c: Any, opts: Common, services: str = "") -> None:
+    """Show several services at once (default: nginx, php-fpm, redis, supervisor, databases)."""
+    from remediations import validate
+    from remediations.systemd import services_status
+
+    units = [u.strip() for u in services.split(",") if u.strip()] if services else None
+    if units is not None:
+        units = [_validated(opts, validate.unit_name, u) for u in units]
+    run_remediation(opts, functools.partial(services_status, units=units),
+                    name="services_status", lock=False)
+
+
+def _address(opts: Common, address: str | None) -> str:
+    from remediations import validate
+
+    if not address:
+        raise fail(reporter_for(opts), "an address is required, e.g. block-ip 203.0.113.7")
+    if address in ("-h", "--help"):
+        # Invoke hands a task's own --help to a missing positional argument.
+        raise fail(reporter_for(opts), "usage: block-ip|unblock-ip ADDRESS [options]; "
+                   "for the options: invoke --help block-ip")
+    return str(_validated(opts, validate.ip_or_cidr, address))
+
+
+def block_ip(c: Any, opts: Common, address: str | None = None) -> None:
+    """Deny an IP address or CIDR in nginx (conf.d/blocked.conf, nginx -t, reload)."""
+    from remediations.nginx import ip_blocked
+
+    addr = _address(opts, address)
+    run_remediation(opts, functools.partial(ip_blocked, address=addr), name="ip_blocked")
+
+
+def unblock_ip(c: Any, opts: Common, address: str | None = None) -> None:
+    """Remove an IP address or CIDR from nginx's deny list (nginx -t, reload)."""
+    from remediations.nginx import ip_unblocked
+
+    addr = _address(opts, address)
+    run_remediation(opts, functools.partial(ip_unblocked, address=addr), name="ip_unblocked")
+
+
+_SERVICE = ("service", "", "systemd unit, e.g. nginx or php8.2-fpm")
+# None, not "": Invoke fills a positional argument only while its value is None.
+_ADDRESS = ("address", None, "IPv4/IPv6 address or CIDR, e.g. 203.0.113.7 or 2001:db8::/32")
+
+
+def register(ns: Collection) -> None:
+    """Add this area's tasks to `ns`."""
+    ns.add_task(make_task(reload, name="reload", params=(_SERVICE,)))
+    ns.add_task(make_task(start, name="start", params=(_SERVICE,)))
+    ns.add_task(make_task(stop, name="stop", params=(_SERVICE,)))
+    ns.add_task(make_task(status, name="status", params=(
+        ("services", "", "comma-separated units, e.g. nginx,php8.2-fpm (default: the stack's)"),
+    )))
+    for body, name in ((block_ip, "block-ip"), (unblock_ip, "unblock-ip")):
+        task = make_task(body, name=name, params=(_ADDRESS,))
+        task.positional = ["address"]  # `block-ip 203.0.113.7` as well as `--address`
+        ns.add_task(task)
