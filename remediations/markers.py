@@ -25,6 +25,11 @@ def done(conn: Connection, run: RunContext, key: str) -> bool:
     return conn.run(["test", "-e", _path(run, key)], check=False).succeeded
 
 
+def reload_key(unit: str) -> str:
+    """The one key every remediation uses for "reloaded `unit` in this run"."""
+    return f"reload-{unit}"
+
+
 def mark_step(run: RunContext, key: str) -> Step:
     """A step that records `key` as done by this run."""
     path = _path(run, key)

@@ -266,7 +266,7 @@ def service_reloaded(t: Target, unit: str, *, config_test: Sequence[str] | None 
     if before.active and not before.can_reload:
         return Result(t.name, name, Status.FAILED, f"{unit} cannot reload its configuration; "
                       "restart it instead", check=t.check, data={"unit": unit})
-    key = f"reload-{unit}"
+    key = markers.reload_key(unit)
     steps = plan_service_reloaded(before, already_reloaded=markers.done(t.conn, t.run, key),
                                   mark=markers.mark_step(t.run, key))
     if not steps:

@@ -25,6 +25,8 @@ install -d -m 0700 /root/.ssh
 systemctl enable lab-ssh-hostkeys.service
 
 systemctl enable nginx.service php8.2-fpm.service redis-server.service supervisor.service ssh.service
+# The scheduler: schedule:run every minute, as www-data (what cron does on most hosts).
+systemctl enable laravel-scheduler.timer
 
 # Units with nothing to do in a container (no devices, consoles, kernel modules, fs
 # maintenance). systemd skips most of them by condition today; masking keeps it that way
@@ -47,6 +49,9 @@ install -d -o www-data -g www-data -m 0775 /srv/app/shared /srv/app/shared/datab
 for dir in app/public framework/cache/data framework/sessions framework/views framework/testing logs; do
     install -d -m 0775 "/srv/app/shared/storage/${dir}"
 done
+# supervisor (root) would create the workers' log as root at first boot; owned by the app
+# user from the start, the storage tree is in the state storage_permissions leaves it.
+install -o www-data -g www-data -m 0644 /dev/null /srv/app/shared/storage/logs/worker.log
 chown -R www-data:www-data /srv/app/shared/storage
 chown deploy:www-data /srv/app/shared
 

@@ -17,9 +17,12 @@ class Kernel extends ConsoleKernel
 
     protected function schedule(Schedule $schedule): void
     {
-        // Something for schedule:list to show and for a "pause the scheduler" runbook to pause.
-        $schedule->command('lab:enqueue 1')->everyFiveMinutes()->withoutOverlapping();
-        $schedule->command('queue:prune-failed --hours=168')->daily();
+        // laravel-scheduler.timer runs schedule:run every minute. The heartbeat shows that it
+        // fires (and stops while the scheduler is paused); it touches neither the queue nor
+        // the cache, so the tick never disturbs queue lengths or an emptied cache store.
+        $schedule->command('lab:heartbeat')->everyMinute();
+        // An overlap lock (a mutex in the cache store) for schedule:clear-cache to act on.
+        $schedule->command('queue:prune-failed --hours=168')->daily()->withoutOverlapping();
     }
 
     protected function commands(): void

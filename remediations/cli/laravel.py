@@ -1,0 +1,184 @@
+"""Invoke tasks for the Laravel application (registered by `build_namespace`).
+
+Each validates its own input before `run_remediation` reads the inventory, so bad
+input exits 1 with nothing touched.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from invoke.collection import Collection
+
+from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
+
+
+def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
+    from remediations.errors import InvalidInput
+
+    try:
+        return check(*values)
+    except InvalidInput as exc:
+        raise fail(reporter_for(opts), str(exc)) from None
+
+
+def _csv(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def clear_caches(c: Any, opts: Common, kinds: str = "") -> None:
+    """Clear the app's caches that exist (cache, config, route, view, event) and say which."""
+    from remediations.laravel import CACHE_KINDS, caches_cleared, validate_kinds
+
+    chosen = _validated(opts, validate_kinds, _csv(kinds) or CACHE_KINDS, CACHE_KINDS)
+    run_remediation(opts, functools.partial(caches_cleared, kinds=chosen), name="caches_cleared")
+
+
+def rebuild_caches(c: Any, opts: Common, kinds: str = "") -> None:
+    """Rebuild config, route, event and view caches that are missing or stale."""
+    from remediations.laravel import REBUILD_KINDS, caches_rebuilt, validate_kinds
+
+    chosen = _validated(opts, validate_kinds, _csv(kinds) or REBUILD_KINDS, REBUILD_KINDS)
+    run_remediation(opts, functools.partial(caches_rebuilt, kinds=chosen), name="caches_rebuilt")
+
+
+def reset_opcache(c: Any, opts: Common, service: str = "") -> None:
+    """Reset php-fpm's opcache (reload the unit) once per run."""
+    from remediations import validate
+    from remediations.php import opcache_reset
+
+    if service:
+        _validated(opts, validate.unit_name, service)
+    run_remediation(opts, functools.partial(opcache_reset, service=service or None),
+                    name="opcache_reset")
+
+
+def maintenance_on_task(c: Any, opts: Common, message: str = "", secret: str = "",
+                        retry: int = 60, url: str = "") -> None:
+    """Put the app in maintenance mode (503), with an optional message and bypass secret."""
+    from remediations import validate
+    from remediations.maintenance import maintenance_on, validate_message, validate_secret
+
+    if message:
+        _validated(opts, validate_message, message)
+    if secret:
+        _validated(opts, validate_secret, secret)
+    if url:
+        _validated(opts, validate.http_url, url)
+    if not 1 <= retry <= 86400:
+        raise fail(reporter_for(opts), f"--retry must be 1-86400 seconds, got {retry}")
+    fn = functools.partial(maintenance_on, message=message or None, secret=secret or None,
+                           retry=retry, url=url or None)
+    run_remediation(opts, fn, name="maintenance_on")
+
+
+def maintenance_off_task(c: Any, opts: Common, url: str = "") -> None:
+    """Bring the app out of maintenance mode, verified by its health URL answering 200."""
+    from remediations import validate
+    from remediations.maintenance import maintenance_off
+
+    if url:
+        _validated(opts, validate.http_url, url)
+    run_remediation(opts, functools.partial(maintenance_off, url=url or None),
+                    name="maintenance_off")
+
+
+def storage_link(c: Any, opts: Common) -> None:
+    """Link public/storage to storage/app/public (artisan storage:link)."""
+    from remediations.laravel import storage_link_present
+
+    run_remediation(opts, storage_link_present, name="storage_link_present")
+
+
+def fix_storage_permissions(c: Any, opts: Common, group: str = "") -> None:
+    """Give storage/ and bootstrap/cache to the app user with the modes the app needs."""
+    from remediations.laravel import storage_permissions, user_name
+
+    if group:
+        _validated(opts, user_name, group, "group")
+    run_remediation(opts, functools.partial(storage_permissions, group=group or None),
+                    name="storage_permissions")
+
+
+def _scheduler(opts: Common, fn: Any, unit: str, name: str) -> None:
+    from remediations import validate
+
+    if unit:
+        _validated(opts, validate.unit_name, unit)
+    run_remediation(opts, functools.partial(fn, unit=unit or None), name=name)
+
+
+def pause_scheduler(c: Any, opts: Common, unit: str = "") -> None:
+    """Pause the Laravel scheduler: stop its systemd timer (a running tick finishes)."""
+    from remediations.scheduler import scheduler_paused
+
+    _scheduler(opts, scheduler_paused, unit, "scheduler_paused")
+
+
+def resume_scheduler(c: Any, opts: Common, unit: str = "") -> None:
+    """Resume the Laravel scheduler paused by pause-scheduler (or enabled but stopped)."""
+    from remediations.scheduler import scheduler_resumed
+
+    _scheduler(opts, scheduler_resumed, unit, "scheduler_resumed")
+
+
+def clear_schedule_cache(c: Any, opts: Common) -> None:
+    """Release stuck overlap locks of scheduled tasks (artisan schedule:clear-cache)."""
+    from remediations.scheduler import schedule_cache_cleared
+
+    run_remediation(opts, schedule_cache_cleared, name="schedule_cache_cleared")
+
+
+def php_settings_task(c: Any, opts: Common, names: str = "", pool: str = "",
+                      at_least: str = "") -> None:
+    """Show PHP settings as php-fpm and the CLI see them (upload/post sizes, memory, time)."""
+    from remediations.php import SETTINGS, ini_names, php_settings
+
+    chosen = _validated(opts, ini_names, _csv(names) or SETTINGS)
+    floors: dict[str, str] = {}
+    for item in _csv(at_least):
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip():
+            raise fail(reporter_for(opts), f"--at-least takes name=value pairs, got {item!r}")
+        floors[_validated(opts, ini_names, [key.strip()])[0]] = value.strip()
+    fn = functools.partial(php_settings, names=chosen, pool=pool or None, at_least=floors or None)
+    run_remediation(opts, fn, name="php_settings", lock=False)
+
+
+def reload_octane(c: Any, opts: Common) -> None:
+    """Reload the Octane workers once per run (skipped where Octane is not installed)."""
+    from remediations.php import octane_reloaded
+
+    run_remediation(opts, octane_reloaded, name="octane_reloaded")
+
+
+def register(ns: Collection) -> None:
+    """Add this area's tasks to `ns`."""
+    kinds_help = "comma-separated subset of the kinds (default: all)"
+    unit_help = "the scheduler's systemd timer (default: inventory scheduler_unit)"
+    url_help = "URL to verify with (default: the host's health_url)"
+    for body, name, params in (
+        (clear_caches, "clear-caches", (("kinds", "", f"cache,config,route,view,event: {kinds_help}"),)),
+        (rebuild_caches, "rebuild-caches", (("kinds", "", f"config,route,view,event: {kinds_help}"),)),
+        (reset_opcache, "reset-opcache", (("service", "", "php-fpm unit (default: php_fpm_service)"),)),
+        (maintenance_on_task, "maintenance-on", (
+            ("message", "", "message for the 503 page"),
+            ("secret", "", "bypass secret: /<secret> lets a browser in (masked in reports)"),
+            ("retry", 60, "Retry-After seconds"), ("url", "", url_help))),
+        (maintenance_off_task, "maintenance-off", (("url", "", url_help),)),
+        (storage_link, "storage-link", ()),
+        (fix_storage_permissions, "fix-storage-permissions", (
+            ("group", "", "group owning storage (default: inventory app_group, else app_user)"),)),
+        (pause_scheduler, "pause-scheduler", (("unit", "", unit_help),)),
+        (resume_scheduler, "resume-scheduler", (("unit", "", unit_help),)),
+        (clear_schedule_cache, "clear-schedule-cache", ()),
+        (php_settings_task, "php-settings", (
+            ("names", "", "comma-separated php.ini settings (default: upload_max_filesize, "
+                          "post_max_size, memory_limit, max_execution_time)"),
+            ("pool", "", "php-fpm pool (default: inventory php_fpm_pool, www, or the first)"),
+            ("at_least", "", "fail when FPM is lower, e.g. upload_max_filesize=64M,memory_limit=256M"))),
+        (reload_octane, "reload-octane", ()),
+    ):
+        ns.add_task(make_task(body, name=name, params=params))
