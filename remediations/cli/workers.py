@@ -1,0 +1,185 @@
+"""Invoke tasks for queue workers, the queue and redis (registered by `build_namespace`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from invoke.collection import Collection
+
+from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
+
+
+def _valid(opts: Common, check: Callable[[], Any]) -> Any:
+    """Validate user input before the inventory is read or any host is touched."""
+    from remediations.errors import InvalidInput
+
+    try:
+        return check()
+    except InvalidInput as exc:
+        raise fail(reporter_for(opts), str(exc)) from None
+
+
+def _ids(text: str) -> list[str]:
+    from remediations.queue import job_ids
+
+    return job_ids([i.strip() for i in text.split(",") if i.strip()])
+
+
+def restart_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None:
+    """Restart a supervisor worker group once per run, verified RUNNING with new pids."""
+    from remediations.supervisor import program_name, workers_restarted
+
+    group = _valid(opts, lambda: program_name(group, "group"))
+    run_remediation(opts, functools.partial(workers_restarted, group=group),
+                    name="workers_restarted")
+
+
+def start_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None:
+    """Start the stopped processes of a supervisor group; verified RUNNING."""
+    from remediations.supervisor import program_name, programs_running
+
+    chosen = _valid(opts, lambda: program_name(group, "group")) if group else None
+    run_remediation(opts, functools.partial(programs_running, group=chosen),
+                    name="programs_running")
+
+
+def scale_workers(c: Any, opts: Common, count: int = 0, program: str = "laravel-worker") -> None:
+    """Run exactly --count processes of a supervisor program (numprocs, reread, update)."""
+    from remediations.errors import InvalidInput
+    from remediations.supervisor import MAX_NUMPROCS, program_name, workers_scaled
+
+    def check() -> str:
+        if not 1 <= count <= MAX_NUMPROCS:
+            raise InvalidInput(f"--count must be 1-{MAX_NUMPROCS}, e.g. --count 4")
+        return program_name(program)
+
+    name = _valid(opts, check)
+    run_remediation(opts, functools.partial(workers_scaled, numprocs=count, program=name),
+                    name="workers_scaled")
+
+
+def queue_length(c: Any, opts: Common, queue: str = "default", max: str = "") -> None:
+    """Report the length of a redis queue (LLEN queues:<queue>); with --max, fail above it."""
+    from remediations import queue as q
+    from remediations.errors import InvalidInput
+
+    def check() -> int | None:
+        q.queue_name(queue)
+        if max and not max.isdigit():
+            raise InvalidInput(f"--max must be a whole number, got {max!r}")
+        return int(max) if max else None
+
+    limit = _valid(opts, check)
+    run_remediation(opts, functools.partial(q.queue_length, queue=queue, max_length=limit),
+                    name="queue_length", lock=False)
+
+
+def wait_queue_drained(c: Any, opts: Common, queue: str = "default", wait: float = 120.0) -> None:
+    """Wait until a redis queue is empty (LLEN 0), at most --wait seconds; a check."""
+    from remediations import queue as q
+    from remediations import validate
+
+    _valid(opts, lambda: (q.queue_name(queue), validate.positive_number(wait, "--wait")))
+    run_remediation(opts, functools.partial(q.queue_drained, queue=queue, timeout=wait),
+                    name="queue_drained", lock=False)
+
+
+def restart_queue(c: Any, opts: Common, group: str = "laravel-worker") -> None:
+    """artisan queue:restart once per run, verified by the workers re-spawning (new pids)."""
+    from remediations.queue import queue_restarted
+    from remediations.supervisor import program_name
+
+    chosen = _valid(opts, lambda: program_name(group, "group")) if group else None
+    run_remediation(opts, functools.partial(queue_restarted, group=chosen),
+                    name="queue_restarted")
+
+
+def retry_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
+    """Push failed jobs back onto their queue (all, or --ids a,b); nothing failed = ok."""
+    from remediations.queue import failed_jobs_retried
+
+    chosen = _valid(opts, lambda: _ids(ids)) if ids else None
+    run_remediation(opts, functools.partial(failed_jobs_retried, ids=chosen),
+                    name="failed_jobs_retried")
+
+
+def forget_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
+    """Delete failed jobs --ids a,b from failed_jobs (queue:forget); already gone = ok."""
+    from remediations.errors import InvalidInput
+    from remediations.queue import failed_jobs_forgotten
+
+    def check() -> list[str]:
+        chosen = _ids(ids)
+        if not chosen:
+            raise InvalidInput("--ids is required, e.g. --ids 5f1e...,6a2b...")
+        return chosen
+
+    chosen = _valid(opts, check)
+    run_remediation(opts, functools.partial(failed_jobs_forgotten, ids=chosen),
+                    name="failed_jobs_forgotten")
+
+
+def redis_ping(c: Any, opts: Common, db: int = -1) -> None:
+    """Check that redis answers PING with PONG (with the inventory's redis_password)."""
+    from remediations.redis import redis_pong
+
+    run_remediation(opts, functools.partial(redis_pong, db=db if db >= 0 else None),
+                    name="redis_pong", lock=False)
+
+
+def delete_redis_keys(c: Any, opts: Common, key: str = "", pattern: str = "", db: int = -1,
+                      count: int = 500, allow_all: bool = False, max_keys: int = 10_000) -> None:
+    """Delete a redis key (--key) or the keys matching a glob (--pattern, walked with SCAN)."""
+    from remediations import redis as rds
+    from remediations.errors import InvalidInput
+
+    def check() -> None:
+        if bool(key) == bool(pattern):
+            raise InvalidInput("give exactly one of --key K or --pattern P")
+        if key:
+            rds.redis_text(key, "key")
+        else:
+            rds.redis_pattern(pattern, allow_all=allow_all)
+        if not 1 <= count <= 100_000 or max_keys < 1 or db > 1024:
+            raise InvalidInput("--count must be 1-100000, --max-keys positive, --db 0-1024")
+
+    _valid(opts, check)
+    fn = functools.partial(rds.redis_keys_deleted, key=key or None, pattern=pattern or None,
+                           db=db if db >= 0 else None, count=count, allow_all=allow_all,
+                           max_keys=max_keys)
+    run_remediation(opts, fn, name="redis_keys_deleted")
+
+
+def register(ns: Collection) -> None:
+    """Add this area's tasks to `ns`."""
+    group = ("group", "laravel-worker", "supervisor group of the queue workers")
+    ns.add_task(make_task(restart_workers, name="restart-workers", params=(group,)))
+    ns.add_task(make_task(start_workers, name="start-workers", params=(
+        ("group", "laravel-worker", "supervisor group to start ('' for every program)"),)))
+    ns.add_task(make_task(scale_workers, name="scale-workers", params=(
+        ("count", 0, "how many processes to run (numprocs), e.g. 4"),
+        ("program", "laravel-worker", "supervisor program to scale"),
+    )))
+    queue = ("queue", "default", "queue name (redis list queues:<queue>)")
+    ns.add_task(make_task(queue_length, name="queue-length", params=(
+        queue, ("max", "", "fail when more jobs than this wait"))))
+    ns.add_task(make_task(wait_queue_drained, name="wait-queue-drained", params=(
+        queue, ("wait", 120.0, "seconds to wait for the queue to empty"))))
+    ns.add_task(make_task(restart_queue, name="restart-queue", params=(
+        ("group", "laravel-worker", "supervisor group whose re-spawn verifies it ('' to skip)"),)))
+    ns.add_task(make_task(retry_failed_jobs, name="retry-failed-jobs", params=(
+        ("ids", "", "comma-separated failed-job ids (default: every failed job)"),)))
+    ns.add_task(make_task(forget_failed_jobs, name="forget-failed-jobs", params=(
+        ("ids", "", "comma-separated failed-job ids to delete"),)))
+    db = ("db", -1, "redis database number (default: inventory redis_db, else 0)")
+    ns.add_task(make_task(redis_ping, name="redis-ping", params=(db,)))
+    ns.add_task(make_task(delete_redis_keys, name="delete-redis-keys", params=(
+        ("key", "", "one exact key to delete"),
+        ("pattern", "", "glob of keys to delete, e.g. 'laravel_cache:rate-limit:*'"),
+        db,
+        ("count", 500, "SCAN COUNT hint: keys looked at per SCAN call"),
+        ("allow_all", False, "allow a pattern made only of wildcards ('*')"),
+        ("max_keys", 10_000, "refuse (delete nothing) when more keys than this match"),
+    )))
