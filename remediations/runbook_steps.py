@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from remediations import markers
 from remediations.result import Result, Status
 from remediations.target import Target
 
@@ -17,6 +18,8 @@ class RunbookStep:
 
     A `fact` step records what was seen (a stopped service, a long queue); its
     failure neither stops the runbook nor fails it: the steps after it repair.
+    A `once_per_run` step is done at most once in a run (recorded on the host), for
+    steps a later step undoes by design, such as clearing caches that are then rebuilt.
     """
 
     label: str
@@ -24,6 +27,7 @@ class RunbookStep:
     stop_on_failure: bool = True
     when: Callable[[Target, Sequence[Result]], bool] | None = None
     fact: bool = False
+    once_per_run: bool = False
 
 
 def run_steps(t: Target, runbook: str, steps: Sequence[RunbookStep], *,
@@ -44,7 +48,14 @@ def run_steps(t: Target, runbook: str, steps: Sequence[RunbookStep], *,
         if step.when is not None and not step.when(t, results):
             results.append(Result(t.name, step.label, Status.SKIPPED, "not needed", check=t.check))
             continue
+        key = f"runbook-{runbook}-{step.label}"
+        if step.once_per_run and markers.done(t.conn, t.run, key):
+            results.append(Result(t.name, step.label, Status.OK, "already done by this run",
+                                  check=t.check))
+            continue
         res = step.fn(t).replace(remediation=step.label)
+        if step.once_per_run and res.changed and not t.check:
+            t.conn.run(markers.mark_step(t.run, key).argv)
         if step.fact:
             res = res.replace(data={**res.data, "fact": True})
         results.append(res)

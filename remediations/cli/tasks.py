@@ -20,15 +20,18 @@ def _validated(opts: Common, check: Any, *values: Any) -> Any:
         raise fail(reporter_for(opts), str(exc)) from None
 
 
-def restart(c: Any, opts: Common, service: str = "", start_only: bool = False) -> None:
+def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
+            allow_database_restart: bool = False) -> None:
     """Restart a systemd service once per run, verified active with a new MainPID."""
-    from remediations import validate
-    from remediations.systemd import service_running
+    from remediations.systemd import restart_allowed, service_running
 
     if not service:
         raise fail(reporter_for(opts), "--service is required, e.g. --service nginx")
-    unit = _validated(opts, validate.unit_name, service)
-    fn = functools.partial(service_running, unit=unit, restart=not start_only)
+    allowed = allow_database_restart or start_only
+    unit = _validated(opts, functools.partial(restart_allowed, allow_database_restart=allowed),
+                      service)
+    fn = functools.partial(service_running, unit=unit, restart=not start_only,
+                           allow_database_restart=allow_database_restart)
     run_remediation(opts, fn, name="service_running" if start_only else "service_restarted")
 
 
@@ -45,11 +48,39 @@ def health(c: Any, opts: Common, url: str = "", field: str = "", value: str = ""
     run_remediation(opts, fn, name="http_ok", lock=False)
 
 
+def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_lines: int = 1000,
+            max_percent: float = 80.0, backup_days: int = -1,
+            allow_database_restart: bool = False) -> None:
+    """Run a seed runbook (app-unresponsive, queue-backlog, disk-full, ...); verifies its end state."""
+    from remediations import runbooks, validate
+
+    if not name:
+        known = "\n".join(f"  {n:<20} {doc}" for n, doc in runbooks.describe().items())
+        raise fail(reporter_for(opts), f"name a runbook:\n{known}")
+    fn = _validated(opts, runbooks.runbook, name)
+    kwargs: dict[str, Any] = {}
+    if name in runbooks.NEEDS_IP:
+        if not ip:
+            raise fail(reporter_for(opts), f"runbook {name} needs --ip ADDRESS")
+        kwargs["ip"] = _validated(opts, validate.ip_or_cidr, ip)
+    if name == "disk-full":
+        kwargs.update(keep_lines=keep_lines, max_percent=max_percent)
+        if backup_days >= 0:
+            kwargs["backup_days"] = backup_days
+    if name == "db-connection":
+        kwargs["allow_database_restart"] = allow_database_restart
+    run_remediation(opts, functools.partial(fn, **kwargs), name=name)
+
+
 def build_namespace() -> Collection:
+    from remediations.cli import disk, laravel, services, workers
+
     ns = Collection()
     ns.add_task(make_task(restart, name="restart", params=(
         ("service", "", "systemd unit to restart, e.g. nginx or php8.2-fpm"),
         ("start_only", False, "only start it if it is not running; never restart"),
+        ("allow_database_restart", False,
+         "allow restarting a database (mysql, mariadb, postgresql, pgbouncer): a last resort"),
     )))
     ns.add_task(make_task(health, name="health", params=(
         ("url", "", "URL to check instead of the host's health_url"),
@@ -58,4 +89,16 @@ def build_namespace() -> Collection:
         ("from_host", False, "run the check on the host (curl) instead of from here"),
         ("retries", 0, "retries, one second apart, before declaring it unhealthy"),
     )))
+    ns.add_task(make_task(runbook, name="runbook", positional=("name",), params=(
+        ("name", None, "the runbook: app-unresponsive, slow-response, queue-backlog, redis-down, "
+                     "cache-issues, file-upload, disk-full, memory-exhaustion, "
+                     "rate-limit-breach, security-contain, db-connection"),
+        ("ip", "", "address or CIDR to block (rate-limit-breach, security-contain)"),
+        ("keep_lines", 1000, "disk-full: lines of laravel.log to keep"),
+        ("max_percent", 80.0, "disk-full: usage the disk must fall below"),
+        ("backup_days", -1, "disk-full: remove backups older than this many days (backup_root)"),
+        ("allow_database_restart", False, "db-connection: restart the database as a last resort"),
+    )))
+    for area in (services, laravel, workers, disk):
+        area.register(ns)
     return ns

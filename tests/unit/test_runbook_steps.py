@@ -56,3 +56,17 @@ def test_check_mode_does_not_verify() -> None:
 def test_all_ok_is_ok() -> None:
     r = run_steps(target(), "rb", [step(Status.OK)], verify=verify_ok)
     assert r.status is Status.OK and "verified: HTTP 200" in r.message
+
+
+def test_once_per_run_step_is_recorded_and_skipped_on_rerun() -> None:
+    t = target()
+    conn = t.conn
+    assert isinstance(conn, RecordingConnection)
+    conn.on(r"^test -e", exit_code=1, times=1)      # first run: not done yet
+    once = RunbookStep("clear", lambda t: Result(t.name, "c", Status.CHANGED, "cleared"),
+                       once_per_run=True)
+    first = run_steps(t, "rb", [once])
+    assert first.status is Status.CHANGED
+    assert any("runbook-rb-clear" in " ".join(a) for a in conn.commands_matching("mkdir"))
+    again = run_steps(t, "rb", [once])                # `test -e` now succeeds: recorded
+    assert again.status is Status.OK and again.data["steps"][0]["message"] == "already done by this run"
