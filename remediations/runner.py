@@ -115,6 +115,27 @@ class _Deadline:
     def close(self) -> None:
         self._conn.close()
 
+    def __getattr__(self, name: str) -> object:
+        # Anything else (a cluster handle, a connection's own lock) is the wrapped connection's.
+        return getattr(self._conn, name)
+
+
+def _acquire(conn: Connection, ctx: RunContext, stale_after: float) -> None:
+    """The connection's own lock when it has one (a Deployment annotation), else the host's."""
+    own = getattr(conn, "acquire_lock", None)
+    if own is not None:
+        own(ctx, stale_after=stale_after)
+    else:
+        locks.acquire(conn, ctx, stale_after=stale_after)
+
+
+def _release(conn: Connection, ctx: RunContext) -> None:
+    own = getattr(conn, "release_lock", None)
+    if own is not None:
+        own(ctx)
+    else:
+        locks.release(conn, ctx)
+
 
 def run(remediation: Remediation, hosts: Sequence[Host], *, run: RunContext | None = None,
         options: RunOptions | None = None, name: str | None = None,
@@ -207,7 +228,7 @@ def _run_host(remediation: Remediation, host: Host, ctx: RunContext, opts: RunOp
     locked = opts.lock and not ctx.check
     try:
         if locked:
-            locks.acquire(bounded, ctx, stale_after=opts.lock_stale_after)
+            _acquire(bounded, ctx, opts.lock_stale_after)
         try:
             return remediation(target)
         finally:
@@ -231,6 +252,6 @@ def _run_host(remediation: Remediation, host: Host, ctx: RunContext, opts: RunOp
 
 def _release_quietly(conn: Connection, ctx: RunContext) -> None:
     try:
-        locks.release(conn, ctx)
+        _release(conn, ctx)
     except RemediationError:
         pass  # the host went away mid-run; its lock is stale and will be broken later

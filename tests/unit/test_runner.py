@@ -120,3 +120,20 @@ def test_events_in_order_and_secrets_redacted(tmp_path: Path) -> None:
     assert kinds.count("host_finished") == 2
     assert "pw-s3cr3t-value" not in report.to_json()
     assert all("pw-s3cr3t-value" not in str(e.to_dict()) for e in events)
+
+
+def test_a_connection_with_its_own_lock_uses_it(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    class OwnLock(RecordingConnection):
+        def acquire_lock(self, run: RunContext, *, stale_after: float) -> None:
+            calls.append(f"acquire {run.run_id}")
+
+        def release_lock(self, run: RunContext) -> None:
+            calls.append(f"release {run.run_id}")
+
+    conn = OwnLock("web1")
+    report = run(changed, hosts(tmp_path, 1), run=RunContext.new(), connect=connector(web1=conn))
+    assert [c.split()[0] for c in calls] == ["acquire", "release"]
+    assert conn.command_lines == ["touch /tmp/x"]  # no mkdir lock on the host
+    assert report.exit_code == EXIT_OK
