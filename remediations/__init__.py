@@ -17,28 +17,81 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Status": "remediations.result", "Result": "remediations.result",
-    "Step": "remediations.result", "Diff": "remediations.result",
-    "RemediationError": "remediations.errors", "InvalidInput": "remediations.errors",
-    "InventoryError": "remediations.errors", "NoHostsMatched": "remediations.errors",
-    "Unreachable": "remediations.errors", "CommandFailed": "remediations.errors",
-    "CommandTimeout": "remediations.errors", "HostLocked": "remediations.errors",
+    "CommandResult": "remediations.connections",
+    "Connection": "remediations.connections",
+    "connect": "remediations.connections",
+    "sh": "remediations.connections",
+    "Verification": "remediations.contract",
+    "apply": "remediations.contract",
+    "disk_usage": "remediations.disk",
+    "large_logs": "remediations.disk",
+    "log_truncated": "remediations.disk",
+    "old_files_removed": "remediations.disk",
+    "CommandFailed": "remediations.errors",
+    "CommandTimeout": "remediations.errors",
     "ConnectionFailed": "remediations.errors",
-    "Target": "remediations.target", "RunContext": "remediations.target",
-    "apply": "remediations.contract", "Verification": "remediations.contract",
-    "Connection": "remediations.connections", "CommandResult": "remediations.connections",
-    "connect": "remediations.connections", "sh": "remediations.connections",
-    "Host": "remediations.inventory", "Inventory": "remediations.inventory",
-    "load_inventory": "remediations.inventory",
-    "run": "remediations.runner", "RunOptions": "remediations.runner",
-    "Report": "remediations.report", "Event": "remediations.report",
-    "start_run": "remediations.state",
-    "Redactor": "remediations.redact",
-    "service_running": "remediations.systemd", "unit_state": "remediations.systemd",
+    "HostLocked": "remediations.errors",
+    "InvalidInput": "remediations.errors",
+    "InventoryError": "remediations.errors",
+    "NoHostsMatched": "remediations.errors",
+    "RemediationError": "remediations.errors",
+    "Unreachable": "remediations.errors",
+    "evidence_preserved": "remediations.evidence",
+    "database_reachable": "remediations.health",
     "http_ok": "remediations.health",
+    "Host": "remediations.inventory",
+    "Inventory": "remediations.inventory",
+    "load_inventory": "remediations.inventory",
+    "caches_cleared": "remediations.laravel",
+    "caches_rebuilt": "remediations.laravel",
+    "storage_link_present": "remediations.laravel",
+    "storage_permissions": "remediations.laravel",
+    "maintenance_off": "remediations.maintenance",
+    "maintenance_on": "remediations.maintenance",
+    "ip_blocked": "remediations.nginx",
+    "ip_unblocked": "remediations.nginx",
+    "artisan_argv": "remediations.php",
+    "octane_reloaded": "remediations.php",
+    "opcache_reset": "remediations.php",
+    "php_settings": "remediations.php",
+    "failed_jobs_forgotten": "remediations.queue",
+    "failed_jobs_retried": "remediations.queue",
+    "queue_drained": "remediations.queue",
+    "queue_length": "remediations.queue",
+    "queue_restarted": "remediations.queue",
+    "Redactor": "remediations.redact",
+    "redis_keys_deleted": "remediations.redis",
+    "redis_pong": "remediations.redis",
+    "Event": "remediations.report",
+    "Report": "remediations.report",
+    "Diff": "remediations.result",
+    "Result": "remediations.result",
+    "Status": "remediations.result",
+    "Step": "remediations.result",
+    "RunbookStep": "remediations.runbook_steps",
+    "run_steps": "remediations.runbook_steps",
+    "RUNBOOKS": "remediations.runbooks",
+    "RunOptions": "remediations.runner",
+    "run": "remediations.runner",
+    "schedule_cache_cleared": "remediations.scheduler",
+    "scheduler_paused": "remediations.scheduler",
+    "scheduler_resumed": "remediations.scheduler",
+    "start_run": "remediations.state",
+    "programs_running": "remediations.supervisor",
+    "workers_restarted": "remediations.supervisor",
+    "workers_scaled": "remediations.supervisor",
+    "php_fpm_unit": "remediations.systemd",
+    "service_reloaded": "remediations.systemd",
+    "service_running": "remediations.systemd",
+    "service_stopped": "remediations.systemd",
+    "services_status": "remediations.systemd",
+    "unit_state": "remediations.systemd",
+    "RunContext": "remediations.target",
+    "Target": "remediations.target",
 }
 
 __all__ = [
+    "RUNBOOKS",
     "CommandFailed",
     "CommandResult",
     "CommandTimeout",
@@ -58,6 +111,7 @@ __all__ = [
     "Result",
     "RunContext",
     "RunOptions",
+    "RunbookStep",
     "Status",
     "Step",
     "Target",
@@ -65,19 +119,56 @@ __all__ = [
     "Verification",
     "__version__",
     "apply",
+    "artisan_argv",
+    "caches_cleared",
+    "caches_rebuilt",
     "connect",
+    "database_reachable",
+    "disk_usage",
+    "evidence_preserved",
+    "failed_jobs_forgotten",
+    "failed_jobs_retried",
     "http_ok",
+    "ip_blocked",
+    "ip_unblocked",
+    "large_logs",
     "load_inventory",
+    "log_truncated",
+    "maintenance_off",
+    "maintenance_on",
+    "octane_reloaded",
+    "old_files_removed",
+    "opcache_reset",
+    "php_fpm_unit",
+    "php_settings",
+    "programs_running",
+    "queue_drained",
+    "queue_length",
+    "queue_restarted",
+    "redis_keys_deleted",
+    "redis_pong",
     "run",
+    "run_steps",
+    "schedule_cache_cleared",
+    "scheduler_paused",
+    "scheduler_resumed",
+    "service_reloaded",
     "service_running",
+    "service_stopped",
+    "services_status",
     "sh",
     "start_run",
+    "storage_link_present",
+    "storage_permissions",
     "unit_state",
+    "workers_restarted",
+    "workers_scaled",
 ]
 
 if TYPE_CHECKING:
     from remediations.connections import CommandResult, Connection, connect, sh
     from remediations.contract import Verification, apply
+    from remediations.disk import disk_usage, large_logs, log_truncated, old_files_removed
     from remediations.errors import (
         CommandFailed,
         CommandTimeout,
@@ -89,14 +180,43 @@ if TYPE_CHECKING:
         RemediationError,
         Unreachable,
     )
-    from remediations.health import http_ok
+    from remediations.evidence import evidence_preserved
+    from remediations.health import database_reachable, http_ok
     from remediations.inventory import Host, Inventory, load_inventory
+    from remediations.laravel import (
+        caches_cleared,
+        caches_rebuilt,
+        storage_link_present,
+        storage_permissions,
+    )
+    from remediations.maintenance import maintenance_off, maintenance_on
+    from remediations.nginx import ip_blocked, ip_unblocked
+    from remediations.php import artisan_argv, octane_reloaded, opcache_reset, php_settings
+    from remediations.queue import (
+        failed_jobs_forgotten,
+        failed_jobs_retried,
+        queue_drained,
+        queue_length,
+        queue_restarted,
+    )
     from remediations.redact import Redactor
+    from remediations.redis import redis_keys_deleted, redis_pong
     from remediations.report import Event, Report
     from remediations.result import Diff, Result, Status, Step
+    from remediations.runbook_steps import RunbookStep, run_steps
+    from remediations.runbooks import RUNBOOKS
     from remediations.runner import RunOptions, run
+    from remediations.scheduler import schedule_cache_cleared, scheduler_paused, scheduler_resumed
     from remediations.state import start_run
-    from remediations.systemd import service_running, unit_state
+    from remediations.supervisor import programs_running, workers_restarted, workers_scaled
+    from remediations.systemd import (
+        php_fpm_unit,
+        service_reloaded,
+        service_running,
+        service_stopped,
+        services_status,
+        unit_state,
+    )
     from remediations.target import RunContext, Target
 
 

@@ -22,6 +22,11 @@ WEB_HOSTS = {h.name: h.container for h in _lab.HOSTS}
 LAB_HOSTS = {h.name: h for h in _lab.HOSTS}
 
 
+def inventory_text() -> str:
+    """The lab inventory with its key path made absolute, for tests that copy it elsewhere."""
+    return LAB_INVENTORY.read_text().replace("../.lab/", f"{ROOT / '.lab'}/")
+
+
 @pytest.fixture(scope="session")
 def lab() -> Any:
     """Bring the lab up (installing Docker and building images when missing)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LAB_HOSTS, LAB_INVENTORY, infra_host
+from tests.integration.conftest import LAB_HOSTS, LAB_INVENTORY, infra_host, inventory_text
 
 pytestmark = pytest.mark.lab
 INV = str(LAB_INVENTORY)
@@ -335,7 +335,7 @@ def test_clear_caches_as_a_sudoer_runs_artisan_as_the_app_user(cli: Any, lab_hos
     host = lab_hosts["web1"]
     artisan(host, "config:cache")
     inv = tmp_path / "become.yml"
-    inv.write_text(LAB_INVENTORY.read_text().replace(
+    inv.write_text(inventory_text().replace(
         "ansible_user: root", "ansible_user: deploy\n    ansible_become: true"))
     res = cli("clear-caches", "--kinds", "config", "-i", str(inv), "-l", "web1", "--json")
     assert res.code == 0, res.stdout + res.stderr

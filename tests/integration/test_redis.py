@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LAB_INVENTORY
+from tests.integration.conftest import LAB_INVENTORY, inventory_text
 
 pytestmark = pytest.mark.lab
 INV = str(LAB_INVENTORY)
@@ -52,7 +52,7 @@ def test_redis_ping(cli: Any, redis_hosts: dict[str, Any], connection: str) -> N
 def test_redis_ping_fails_with_the_error_when_the_password_is_wrong(
         cli: Any, redis_hosts: dict[str, Any], tmp_path: Any) -> None:
     inv = tmp_path / "inv.yml"
-    inv.write_text(LAB_INVENTORY.read_text().replace(PASSWORD, "not-the-password"))
+    inv.write_text(inventory_text().replace(PASSWORD, "not-the-password"))
     res = cli("redis-ping", "-i", str(inv), "-l", "web1", "--json")
     assert res.code == 2
     r = res.by_host()["web1"]

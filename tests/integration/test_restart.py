@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LAB_HOSTS, LAB_INVENTORY, ROOT, infra_host, main_pid
+from tests.integration.conftest import (
+    LAB_HOSTS,
+    LAB_INVENTORY,
+    infra_host,
+    inventory_text,
+    main_pid,
+)
 
 pytestmark = pytest.mark.lab
 INV = str(LAB_INVENTORY)
@@ -152,8 +158,7 @@ def test_injection_is_rejected_before_any_host_is_touched(cli: Any, tmp_path: Pa
 def test_json_lines_and_audit_log_carry_no_secret(cli: Any, tmp_path: Path) -> None:
     secret = "sup3r-s3cret-t0ken"
     inv = tmp_path / "inv.yml"
-    inv.write_text(LAB_INVENTORY.read_text().replace("lab-redis-s3cret", secret)
-                   .replace("../.lab/", str(ROOT / ".lab") + "/"))
+    inv.write_text(inventory_text().replace("lab-redis-s3cret", secret))
     audit = tmp_path / "audit.jsonl"
     res = cli("health", "-i", str(inv), "-l", "web", "--json", "--audit-log", str(audit),
               "--url", f"{LAB_HOSTS['web1'].health_url}?token={secret}")
@@ -204,9 +209,8 @@ def test_console_script_works_after_pip_install_outside_the_repo(tmp_path: Path)
 def test_become_over_ssh_as_a_sudoer(cli: Any, tmp_path: Path) -> None:
     """Log in as `deploy` and sudo to root for systemctl, as ansible_become does."""
     inv = tmp_path / "become.yml"
-    inv.write_text(LAB_INVENTORY.read_text()
-                   .replace("ansible_user: root", "ansible_user: deploy\n    ansible_become: true")
-                   .replace("../.lab/", str(ROOT / ".lab") + "/"))
+    inv.write_text(inventory_text()
+                   .replace("ansible_user: root", "ansible_user: deploy\n    ansible_become: true"))
     before = main_pid("web1", "php8.2-fpm")
     res = cli("restart", "--service", "php8.2-fpm", "-i", str(inv), "-l", "web1", "--json")
     assert res.code == 0, res.stdout + res.stderr
