@@ -25,7 +25,7 @@ _EXPORTS = {
     "apply": "remediations.contract",
     "disk_usage": "remediations.disk",
     "large_logs": "remediations.disk",
-    "log_truncated": "remediations.disk",
+    "log_truncated": "remediations.logs",
     "old_files_removed": "remediations.disk",
     "CommandFailed": "remediations.errors",
     "CommandTimeout": "remediations.errors",
@@ -168,7 +168,7 @@ __all__ = [
 if TYPE_CHECKING:
     from remediations.connections import CommandResult, Connection, connect, sh
     from remediations.contract import Verification, apply
-    from remediations.disk import disk_usage, large_logs, log_truncated, old_files_removed
+    from remediations.disk import disk_usage, large_logs, old_files_removed
     from remediations.errors import (
         CommandFailed,
         CommandTimeout,
@@ -189,6 +189,7 @@ if TYPE_CHECKING:
         storage_link_present,
         storage_permissions,
     )
+    from remediations.logs import log_truncated
     from remediations.maintenance import maintenance_off, maintenance_on
     from remediations.nginx import ip_blocked, ip_unblocked
     from remediations.php import artisan_argv, octane_reloaded, opcache_reset, php_settings

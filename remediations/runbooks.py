@@ -111,7 +111,8 @@ def file_upload(t: Target) -> Result:
 def disk_full(t: Target, *, max_percent: float = 80, keep_lines: int = 1000,
               backup_days: int | None = None) -> Result:
     """Disk below `max_percent`: laravel.log truncated to its tail, old backups removed."""
-    from remediations.disk import disk_usage, log_truncated, old_files_removed
+    from remediations.disk import disk_usage, old_files_removed
+    from remediations.logs import log_truncated
 
     app = t.var("app_path", "/srv/app/current")
     steps = [

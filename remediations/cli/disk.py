@@ -73,7 +73,9 @@ def truncate_log(c: Any, opts: Common, path: str = "", keep_lines: int = 1000,
     if min_size_mb < 0:
         raise fail(reporter_for(opts), "--min-size-mb must not be negative")
     _inside_every_hosts_roots(opts, where, disk.log_roots, "path")
-    fn = functools.partial(disk.log_truncated, path=where, keep_lines=keep_lines,
+    from remediations.logs import log_truncated
+
+    fn = functools.partial(log_truncated, path=where, keep_lines=keep_lines,
                            min_size=int(min_size_mb * 1024 * 1024) if min_size_mb else None)
     run_remediation(opts, fn, name="log_truncated")
 

@@ -17,25 +17,22 @@ from remediations import disk
 from remediations.connections.local import LocalConnection
 from remediations.connections.recording import RecordingConnection
 from remediations.disk import (
-    MARKER,
     FileEntry,
-    LogFacts,
     Resolved,
     absolute_path,
     delete_steps,
     disk_usage,
     glob_pattern,
     log_roots,
-    log_truncated,
     old_files_removed,
     parse_df,
     parse_du,
     parse_find,
     path_in_roots,
-    plan_log_truncated,
     plan_old_files,
 )
 from remediations.errors import InvalidInput
+from remediations.logs import MARKER, LogFacts, log_truncated, plan_log_truncated
 from remediations.result import Status
 from remediations.target import RunContext, Target
 from tests.unit.helpers import host
