@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,14 @@ def cli(state_dir: Path, lab: Any) -> Any:
                               timeout=timeout, check=False)
         return CliRun(proc.returncode, proc.stdout, proc.stderr)
     return invoke
+
+
+def wait_for(what: str, check: Any, timeout: float = 60) -> None:
+    """Poll `check()` every half second until true; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
 
 
 def infra_host(name: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LAB_INVENTORY
+from tests.integration.conftest import LAB_INVENTORY, wait_for
 
 pytestmark = pytest.mark.lab
 INV = str(LAB_INVENTORY)
@@ -43,13 +43,6 @@ def failed_ids(host: Any) -> list[str]:
     from remediations.queue import parse_failed_jobs
 
     return [j.id for j in parse_failed_jobs(host.check_output(f"{ARTISAN} queue:failed"))]
-
-
-def wait_for(what: str, check: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LAB_INVENTORY
+from tests.integration.conftest import LAB_INVENTORY, wait_for
 
 pytestmark = pytest.mark.lab
 INV = str(LAB_INVENTORY)
@@ -37,13 +36,6 @@ def workers(host: Any) -> dict[str, tuple[str, int]]:
 
 def running_pids(host: Any) -> dict[str, int]:
     return {name: pid for name, (state, pid) in workers(host).items() if state == "RUNNING"}
-
-
-def wait_for(what: str, check: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 @pytest.fixture
