@@ -1,0 +1,72 @@
+"""Invoke tasks for the Docker lab (compose project `remlab` + ssh Docker host).
+
+The repository's tasks.py mounts them as `stack.*`:
+
+invoke stack.up       # build what changed, start what is missing, wait until all healthy
+invoke stack.status   # table (or --json)
+invoke stack.down     # remove the project's containers and the ssh host, keep images
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from . import stack
+from ._run import LabError
+
+
+def _progress(line: str) -> None:
+    # Progress goes to stderr so `invoke stack.status --json` stays machine-readable.
+    print(f"stack: {line}", file=sys.stderr, flush=True)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    columns = ("service", "container", "state", "health", "version", "ports", "image")
+    cells = [list(columns)]
+    for row in rows:
+        cells.append(["-" if row.get(col) in (None, "") else str(row[col]) for col in columns])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+@task(help={"fresh": "recreate the project (dropping the db volume) and the ssh host"})
+def up(c: Context, fresh: bool = False) -> None:
+    """Start the Docker lab: images, compose project remlab, ssh Docker host; wait healthy."""
+    try:
+        info = stack.up(_progress, fresh=fresh)
+    except LabError as exc:
+        raise Exit(f"stack.up failed: {exc}", code=1) from exc
+    _progress(f"backend: {info.backend_url}")
+    _progress(f"docker host: ssh -i {info.ssh_key} -p {info.ssh_port} root@127.0.0.1")
+    _progress(f"inventory: {info.inventory}")
+
+
+@task
+def down(c: Context) -> None:
+    """Remove the compose project's containers and the ssh host (images and db volume stay)."""
+    try:
+        stack.down(_progress)
+    except LabError as exc:
+        raise Exit(f"stack.down failed: {exc}", code=1) from exc
+
+
+@task(help={"json": "print JSON instead of a table"})
+def status(c: Context, json_: bool = False) -> None:
+    """Show each container of the stack: state, health, ports, image, and what /up answers."""
+    try:
+        rows = stack.status()
+    except LabError as exc:
+        raise Exit(f"stack.status failed: {exc}", code=1) from exc
+    print(json.dumps(rows, indent=2) if json_ else _table(rows))
+
+
+ns = Collection("stack", up, down, status)
