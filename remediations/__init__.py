@@ -25,7 +25,6 @@ _EXPORTS = {
     "apply": "remediations.contract",
     "disk_usage": "remediations.disk",
     "large_logs": "remediations.disk",
-    "log_truncated": "remediations.logs",
     "old_files_removed": "remediations.disk",
     "CommandFailed": "remediations.errors",
     "CommandTimeout": "remediations.errors",
@@ -33,6 +32,7 @@ _EXPORTS = {
     "HostLocked": "remediations.errors",
     "InvalidInput": "remediations.errors",
     "InventoryError": "remediations.errors",
+    "KubeApiError": "remediations.errors",
     "NoHostsMatched": "remediations.errors",
     "RemediationError": "remediations.errors",
     "Unreachable": "remediations.errors",
@@ -42,10 +42,17 @@ _EXPORTS = {
     "Host": "remediations.inventory",
     "Inventory": "remediations.inventory",
     "load_inventory": "remediations.inventory",
+    "Cluster": "remediations.kube",
+    "cluster_for": "remediations.kube",
+    "deployment_restarted": "remediations.kubernetes",
+    "deployment_rolled_back": "remediations.kubernetes",
+    "deployment_scaled": "remediations.kubernetes",
+    "image_set": "remediations.kubernetes",
     "caches_cleared": "remediations.laravel",
     "caches_rebuilt": "remediations.laravel",
     "storage_link_present": "remediations.laravel",
     "storage_permissions": "remediations.laravel",
+    "log_truncated": "remediations.logs",
     "maintenance_off": "remediations.maintenance",
     "maintenance_on": "remediations.maintenance",
     "ip_blocked": "remediations.nginx",
@@ -68,6 +75,7 @@ _EXPORTS = {
     "Result": "remediations.result",
     "Status": "remediations.result",
     "Step": "remediations.result",
+    "rollout_complete": "remediations.rollout",
     "RunbookStep": "remediations.runbook_steps",
     "run_steps": "remediations.runbook_steps",
     "RUNBOOKS": "remediations.runbooks",
@@ -92,6 +100,7 @@ _EXPORTS = {
 
 __all__ = [
     "RUNBOOKS",
+    "Cluster",
     "CommandFailed",
     "CommandResult",
     "CommandTimeout",
@@ -104,6 +113,7 @@ __all__ = [
     "InvalidInput",
     "Inventory",
     "InventoryError",
+    "KubeApiError",
     "NoHostsMatched",
     "Redactor",
     "RemediationError",
@@ -122,13 +132,18 @@ __all__ = [
     "artisan_argv",
     "caches_cleared",
     "caches_rebuilt",
+    "cluster_for",
     "connect",
     "database_reachable",
+    "deployment_restarted",
+    "deployment_rolled_back",
+    "deployment_scaled",
     "disk_usage",
     "evidence_preserved",
     "failed_jobs_forgotten",
     "failed_jobs_retried",
     "http_ok",
+    "image_set",
     "ip_blocked",
     "ip_unblocked",
     "large_logs",
@@ -147,6 +162,7 @@ __all__ = [
     "queue_restarted",
     "redis_keys_deleted",
     "redis_pong",
+    "rollout_complete",
     "run",
     "run_steps",
     "schedule_cache_cleared",
@@ -176,6 +192,7 @@ if TYPE_CHECKING:
         HostLocked,
         InvalidInput,
         InventoryError,
+        KubeApiError,
         NoHostsMatched,
         RemediationError,
         Unreachable,
@@ -183,6 +200,13 @@ if TYPE_CHECKING:
     from remediations.evidence import evidence_preserved
     from remediations.health import database_reachable, http_ok
     from remediations.inventory import Host, Inventory, load_inventory
+    from remediations.kube import Cluster, cluster_for
+    from remediations.kubernetes import (
+        deployment_restarted,
+        deployment_rolled_back,
+        deployment_scaled,
+        image_set,
+    )
     from remediations.laravel import (
         caches_cleared,
         caches_rebuilt,
@@ -204,6 +228,7 @@ if TYPE_CHECKING:
     from remediations.redis import redis_keys_deleted, redis_pong
     from remediations.report import Event, Report
     from remediations.result import Diff, Result, Status, Step
+    from remediations.rollout import rollout_complete
     from remediations.runbook_steps import RunbookStep, run_steps
     from remediations.runbooks import RUNBOOKS
     from remediations.runner import RunOptions, run

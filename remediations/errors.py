@@ -72,3 +72,12 @@ class HostLocked(RemediationError):
         self.owner = owner
         self.since = since
         super().__init__(f"{host} is locked by run {owner} since {since}")
+
+
+class KubeApiError(RemediationError):
+    """The Kubernetes API refused a request; carries the HTTP status and the Status reason."""
+
+    def __init__(self, message: str, *, status: int, reason: str = "") -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(message)

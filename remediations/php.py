@@ -109,7 +109,8 @@ def effective_user(t: Target) -> str:
         return host.become_user
     if host.user:
         return host.user
-    return "root" if host.connection == "docker" else getpass.getuser()
+    # docker exec and kubectl exec run as the image's user (root unless told): not this machine's.
+    return "root" if host.connection in ("docker", "kubernetes") else getpass.getuser()
 
 
 def as_app_user(t: Target, argv: Sequence[str]) -> list[str]:

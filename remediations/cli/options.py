@@ -29,7 +29,7 @@ COMMON: tuple[Param, ...] = (
     ("serial", "", "batch size: N, N%, or a list '1,50%' (the last size repeats)"),
     ("max_fail_percentage", "", "stop after a batch whose failures exceed this percentage"),
     ("timeout", 300.0, "seconds each host may take, connection and verification included"),
-    ("connection", "", "override every host's connection: ssh, docker or local"),
+    ("connection", "", "override every host's connection: ssh, docker, local or kubernetes"),
     ("audit_log", "", ("append-only JSON lines audit log (default: $REMEDIATIONS_AUDIT_LOG "
                        "or ~/.local/state/remediations/audit.jsonl)")),
 )

@@ -25,4 +25,7 @@ def connect(host: Host, *, timeout: float | None = None) -> BaseConnection:
     if kind == "local":
         from remediations.connections.local import LocalConnection
         return LocalConnection(host, default_timeout=timeout)
+    if kind == "kubernetes":
+        from remediations.connections.kube import KubeConnection
+        return KubeConnection(host, default_timeout=timeout)
     raise InvalidInput(f"{host.name}: connection {kind!r} cannot run commands")

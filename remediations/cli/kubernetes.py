@@ -1,0 +1,110 @@
+"""Invoke tasks for Kubernetes Deployments (registered by `build_namespace`).
+
+Hosts are inventory hosts with `ansible_connection: kubernetes`, each naming a
+Deployment (see `remediations.kube`). Input is validated before the inventory is read.
+The rollout waits are bounded by `--timeout` (`--wait` for rollout-status).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from invoke.collection import Collection
+
+from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
+
+# Left to the runner past the rollout wait: taking and dropping the lock, reading.
+_MARGIN = 30.0
+
+
+def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
+    from remediations.errors import InvalidInput
+
+    try:
+        return check(*values)
+    except InvalidInput as exc:
+        raise fail(reporter_for(opts), str(exc)) from None
+
+
+def _wait(opts: Common) -> float:
+    """The rollout wait: what `--timeout` leaves once the lock and reads are done."""
+    return max(1.0, opts.timeout - _MARGIN) if opts.timeout > 2 * _MARGIN else opts.timeout
+
+
+def scale(c: Any, opts: Common, replicas: int = -1) -> None:
+    """Scale each Deployment to --replicas N and wait until N are ready (0 allowed)."""
+    from remediations.kubernetes import deployment_scaled, validate_replicas
+
+    if replicas == -1:
+        raise fail(reporter_for(opts), "--replicas is required, e.g. --replicas 5")
+    n = _validated(opts, validate_replicas, replicas)
+    run_remediation(opts, functools.partial(deployment_scaled, replicas=n, timeout=_wait(opts)),
+                    name="deployment_scaled")
+
+
+def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> None:
+    """Set a container's image (kubectl set image) and wait for the rollout; no-op when already."""
+    from remediations.kubernetes import image_set, validate_image
+
+    if not image:
+        raise fail(reporter_for(opts), "--image is required, e.g. --image registry/app:v1.2.3")
+    ref = _validated(opts, validate_image, image)
+    fn = functools.partial(image_set, image=ref, container=container or None, timeout=_wait(opts))
+    run_remediation(opts, fn, name="image_set")
+
+
+def rollout_restart(c: Any, opts: Common) -> None:
+    """Restart each Deployment's pods (restartedAt annotation) once per run; wait for the rollout."""
+    from remediations.kubernetes import deployment_restarted
+
+    run_remediation(opts, functools.partial(deployment_restarted, timeout=_wait(opts)),
+                    name="deployment_restarted")
+
+
+def rollout_undo(c: Any, opts: Common, to_revision: int = 0, release: str = "") -> None:
+    """Roll back as kubectl rollout undo: previous revision, --to-revision N, or --release TAG."""
+    from remediations import validate
+    from remediations.kubernetes import deployment_rolled_back
+
+    if to_revision and release:
+        raise fail(reporter_for(opts), "give --to-revision or --release, not both")
+    if to_revision < 0:
+        raise fail(reporter_for(opts), f"--to-revision must be a revision number, got {to_revision}")
+    tag = _validated(opts, validate.release_tag, release) if release else None
+    fn = functools.partial(deployment_rolled_back, to_revision=to_revision or None, release=tag,
+                           timeout=_wait(opts))
+    run_remediation(opts, fn, name="deployment_rolled_back")
+
+
+def rollout_status(c: Any, opts: Common, wait: float = 300.0) -> None:
+    """Wait up to --wait seconds for each rollout to finish (kubectl rollout status's rules)."""
+    from remediations.rollout import rollout_complete
+
+    if wait <= 0:
+        raise fail(reporter_for(opts), f"--wait must be positive, got {wait:g}")
+    # The host's timeout must outlast the wait, or the runner would abandon it first.
+    opts = dataclasses.replace(opts, timeout=max(opts.timeout, wait + _MARGIN))
+    run_remediation(opts, functools.partial(rollout_complete, timeout=wait),
+                    name="rollout_complete", lock=False)
+
+
+def register(ns: Collection) -> None:
+    """Add this area's tasks to `ns`."""
+    ns.add_task(make_task(scale, name="scale", params=(
+        ("replicas", -1, "number of replicas to leave ready (0 allowed)"),
+    )))
+    ns.add_task(make_task(set_image, name="set-image", params=(
+        ("image", "", "image reference, e.g. registry.example/shop/app:v1.2.3"),
+        ("container", "", "container to change (default: the inventory's, else the first)"),
+    )))
+    ns.add_task(make_task(rollout_restart, name="rollout-restart"))
+    ns.add_task(make_task(rollout_undo, name="rollout-undo", params=(
+        ("to_revision", 0, "revision to roll back to (default: the previous one)"),
+        ("release", "", "roll back to the newest revision running this image tag, e.g. v1.2.2"),
+    )))
+    ns.add_task(make_task(rollout_status, name="rollout-status", params=(
+        ("wait", 300.0, "seconds to wait for the rollout to finish"),
+    )))
