@@ -201,6 +201,8 @@ def _dockerhost_args(key: Path) -> list[str]:
         "-v", f"{key.with_suffix('.pub')}:/root/.ssh/authorized_keys:ro",
         # This machine's engine, driven by the CLI inside (its own daemon never runs).
         "-v", "/var/run/docker.sock:/var/run/docker.sock",
+        # The engine's container logs, as a real Docker host has them (clear-container-logs).
+        "-v", "/var/lib/docker/containers:/var/lib/docker/containers",
         # The same absolute path, so compose resolves relative paths (env_file) identically
         # and labels containers with the same working dir from either host.
         "-v", f"{PROJECT_DIR}:{PROJECT_DIR}:ro",

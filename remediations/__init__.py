@@ -17,15 +17,29 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "compose_logs_saved": "remediations.compose",
+    "compose_service_at_tag": "remediations.compose",
+    "compose_service_restarted": "remediations.compose",
+    "compose_services": "remediations.compose",
+    "compose_services_started": "remediations.compose",
+    "compose_services_stopped": "remediations.compose",
+    "compose_stack_restarted": "remediations.compose",
     "CommandResult": "remediations.connections",
     "Connection": "remediations.connections",
     "connect": "remediations.connections",
     "sh": "remediations.connections",
+    "container_logs_cleared": "remediations.containers",
+    "container_restarted_above_memory": "remediations.containers",
+    "container_stats": "remediations.containers",
     "Verification": "remediations.contract",
     "apply": "remediations.contract",
     "disk_usage": "remediations.disk",
     "large_logs": "remediations.disk",
     "old_files_removed": "remediations.disk",
+    "DockerEngine": "remediations.docker",
+    "DockerError": "remediations.docker",
+    "NotFound": "remediations.docker",
+    "engine": "remediations.docker",
     "CommandFailed": "remediations.errors",
     "CommandTimeout": "remediations.errors",
     "ConnectionFailed": "remediations.errors",
@@ -61,6 +75,7 @@ _EXPORTS = {
     "octane_reloaded": "remediations.php",
     "opcache_reset": "remediations.php",
     "php_settings": "remediations.php",
+    "docker_pruned": "remediations.prune",
     "failed_jobs_forgotten": "remediations.queue",
     "failed_jobs_retried": "remediations.queue",
     "queue_drained": "remediations.queue",
@@ -107,6 +122,8 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "Diff",
+    "DockerEngine",
+    "DockerError",
     "Event",
     "Host",
     "HostLocked",
@@ -115,6 +132,7 @@ __all__ = [
     "InventoryError",
     "KubeApiError",
     "NoHostsMatched",
+    "NotFound",
     "Redactor",
     "RemediationError",
     "Report",
@@ -133,12 +151,24 @@ __all__ = [
     "caches_cleared",
     "caches_rebuilt",
     "cluster_for",
+    "compose_logs_saved",
+    "compose_service_at_tag",
+    "compose_service_restarted",
+    "compose_services",
+    "compose_services_started",
+    "compose_services_stopped",
+    "compose_stack_restarted",
     "connect",
+    "container_logs_cleared",
+    "container_restarted_above_memory",
+    "container_stats",
     "database_reachable",
     "deployment_restarted",
     "deployment_rolled_back",
     "deployment_scaled",
     "disk_usage",
+    "docker_pruned",
+    "engine",
     "evidence_preserved",
     "failed_jobs_forgotten",
     "failed_jobs_retried",
@@ -182,9 +212,24 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from remediations.compose import (
+        compose_logs_saved,
+        compose_service_at_tag,
+        compose_service_restarted,
+        compose_services,
+        compose_services_started,
+        compose_services_stopped,
+        compose_stack_restarted,
+    )
     from remediations.connections import CommandResult, Connection, connect, sh
+    from remediations.containers import (
+        container_logs_cleared,
+        container_restarted_above_memory,
+        container_stats,
+    )
     from remediations.contract import Verification, apply
     from remediations.disk import disk_usage, large_logs, old_files_removed
+    from remediations.docker import DockerEngine, DockerError, NotFound, engine
     from remediations.errors import (
         CommandFailed,
         CommandTimeout,
@@ -217,6 +262,7 @@ if TYPE_CHECKING:
     from remediations.maintenance import maintenance_off, maintenance_on
     from remediations.nginx import ip_blocked, ip_unblocked
     from remediations.php import artisan_argv, octane_reloaded, opcache_reset, php_settings
+    from remediations.prune import docker_pruned
     from remediations.queue import (
         failed_jobs_forgotten,
         failed_jobs_retried,

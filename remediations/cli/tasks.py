@@ -73,7 +73,7 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
 
 
 def build_namespace() -> Collection:
-    from remediations.cli import disk, kubernetes, laravel, services, workers
+    from remediations.cli import disk, docker, kubernetes, laravel, services, workers
 
     ns = Collection()
     ns.add_task(make_task(restart, name="restart", params=(
@@ -99,6 +99,6 @@ def build_namespace() -> Collection:
         ("backup_days", -1, "disk-full: remove backups older than this many days (backup_root)"),
         ("allow_database_restart", False, "db-connection: restart the database as a last resort"),
     )))
-    for area in (services, laravel, workers, disk, kubernetes):
+    for area in (services, laravel, workers, disk, docker, kubernetes):
         area.register(ns)
     return ns

@@ -1,0 +1,221 @@
+"""Invoke tasks for Docker and compose hosts (registered by `build_namespace` via `register`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from invoke.collection import Collection
+
+from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
+
+
+def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
+    """Validate user input before the inventory is read or any host is touched."""
+    from remediations.errors import InvalidInput
+
+    try:
+        return check(*values)
+    except InvalidInput as exc:
+        raise fail(reporter_for(opts), str(exc)) from None
+
+
+def _required(opts: Common, value: Any, flag: str, example: str) -> None:
+    if value in ("", None):
+        raise fail(reporter_for(opts), f"{flag} is required, e.g. {flag} {example}")
+
+
+def _positive(opts: Common, value: float, flag: str) -> float:
+    if not value > 0:
+        raise fail(reporter_for(opts), f"{flag} must be positive, got {value!r}")
+    return value
+
+
+def _services(opts: Common, text: str) -> list[str]:
+    from remediations.compose_cli import service_names
+
+    _required(opts, text, "--services", "worker,redis")
+    return list(_validated(opts, service_names, [s.strip() for s in text.split(",") if s.strip()]))
+
+
+def _service(opts: Common, text: str) -> str:
+    from remediations.compose_cli import service_name
+
+    _required(opts, text, "--service", "backend")
+    return str(_validated(opts, service_name, text))
+
+
+def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0) -> None:
+    """Restart a compose service once per run and wait until it is healthy."""
+    from remediations.compose import compose_service_restarted
+
+    fn = functools.partial(compose_service_restarted, service=_service(opts, service),
+                           timeout=_positive(opts, wait, "--wait"))
+    run_remediation(opts, fn, name="compose_service_restarted")
+
+
+def compose_restart_stack(c: Any, opts: Common, wait: float = 300.0) -> None:
+    """Take the whole compose project down and up again (once per run); wait until all are healthy."""
+    from remediations.compose import compose_stack_restarted
+
+    fn = functools.partial(compose_stack_restarted, timeout=_positive(opts, wait, "--wait"))
+    run_remediation(opts, fn, name="compose_stack_restarted")
+
+
+def compose_stop(c: Any, opts: Common, services: str = "") -> None:
+    """Stop compose services (containers kept), e.g. to free memory for the others."""
+    from remediations.compose import compose_services_stopped
+
+    fn = functools.partial(compose_services_stopped, services=_services(opts, services))
+    run_remediation(opts, fn, name="compose_services_stopped")
+
+
+def compose_start(c: Any, opts: Common, services: str = "", wait: float = 120.0) -> None:
+    """Start compose services (stopped containers keep their config) and wait until healthy."""
+    from remediations.compose import compose_services_started
+
+    fn = functools.partial(compose_services_started, services=_services(opts, services),
+                           timeout=_positive(opts, wait, "--wait"))
+    run_remediation(opts, fn, name="compose_services_started")
+
+
+def compose_tag(c: Any, opts: Common, service: str = "", tag: str = "", tag_var: str = "APP_TAG",
+                wait: float = 180.0) -> None:
+    """Run a compose service at an image tag (TAG_VAR=tag up -d --no-deps); ok if already there."""
+    from remediations import validate
+    from remediations.compose import compose_service_at_tag
+    from remediations.compose_cli import env_name
+
+    name = _service(opts, service)
+    _required(opts, tag, "--tag", "v1.2.2")
+    fn = functools.partial(compose_service_at_tag, service=name,
+                           tag=_validated(opts, validate.release_tag, tag),
+                           tag_var=_validated(opts, env_name, tag_var),
+                           timeout=_positive(opts, wait, "--wait"))
+    run_remediation(opts, fn, name="compose_service_at_tag")
+
+
+def restart_if_memory(c: Any, opts: Common, container: str = "", max_mb: float = 0.0,
+                      max_percent: float = 0.0, wait: float = 120.0) -> None:
+    """Restart a container (or every container of a compose service) above a memory threshold."""
+    from remediations.containers import container_restarted_above_memory
+    from remediations.docker import container_ref
+
+    _required(opts, container, "--container", "backend")
+    ref = _validated(opts, container_ref, container)
+    if bool(max_mb) == bool(max_percent):
+        raise fail(reporter_for(opts), "give one of --max-mb and --max-percent")
+    if max_mb < 0 or not 0 <= max_percent <= 100:
+        raise fail(reporter_for(opts), "--max-mb must be positive, --max-percent within (0, 100]")
+    fn = functools.partial(container_restarted_above_memory, service_or_container=ref,
+                           max_bytes=int(max_mb * 1024 * 1024) if max_mb else None,
+                           max_percent=max_percent or None,
+                           timeout=_positive(opts, wait, "--wait"))
+    run_remediation(opts, fn, name="container_restarted_above_memory")
+
+
+def container_stats(c: Any, opts: Common, container: str = "") -> None:
+    """Show a container's (or a compose service's) memory in use, one sample."""
+    from remediations import containers
+    from remediations.docker import container_ref
+
+    _required(opts, container, "--container", "backend")
+    fn = functools.partial(containers.container_stats,
+                           name=_validated(opts, container_ref, container))
+    run_remediation(opts, fn, name="container_stats", lock=False)
+
+
+def docker_prune(c: Any, opts: Common, until: str = "", label: str = "", all_images: bool = False,
+                 build_cache: bool = False, volumes: bool = False, containers: bool = True,
+                 images: bool = True) -> None:
+    """Remove stopped containers and dangling images (never one a container uses); --check lists them."""
+    from remediations.prune import docker_pruned, parse_label_filter, parse_until
+
+    if until:
+        _validated(opts, parse_until, until, datetime.now(UTC))
+    labels = [x.strip() for x in label.split(",") if x.strip()]
+    for item in labels:
+        _validated(opts, parse_label_filter, item)
+    if build_cache and labels:
+        raise fail(reporter_for(opts), "build cache records carry no labels: drop --build-cache "
+                                       "or --label")
+    fn = functools.partial(docker_pruned, containers=containers, images=images,
+                           build_cache=build_cache, until=until or None, labels=tuple(labels),
+                           dangling_only=not all_images, volumes=volumes)
+    run_remediation(opts, fn, name="docker_pruned")
+
+
+def clear_container_logs(c: Any, opts: Common, container: str = "", keep_lines: int = 0) -> None:
+    """Cut a container's json-file log to its last --keep-lines lines (0: empty), once per run."""
+    from remediations.containers import container_logs_cleared
+    from remediations.docker import container_ref
+
+    _required(opts, container, "--container", "backend")
+    if keep_lines < 0:
+        raise fail(reporter_for(opts), "--keep-lines must not be negative")
+    fn = functools.partial(container_logs_cleared,
+                           container=_validated(opts, container_ref, container),
+                           keep_lines=keep_lines)
+    run_remediation(opts, fn, name="container_logs_cleared")
+
+
+def save_compose_logs(c: Any, opts: Common, services: str = "", since: str = "",
+                      dest_dir: str = "") -> None:
+    """Save the compose project's logs to a timestamped file on the Docker host, once per run."""
+    from remediations.compose import INCIDENT_DIR, compose_logs_saved
+    from remediations.disk import absolute_path
+
+    wanted = _services(opts, services) if services else None
+    directory = _validated(opts, absolute_path, dest_dir or INCIDENT_DIR, "--dest-dir")
+    fn = functools.partial(compose_logs_saved, services=wanted, since=since or None,
+                           dest_dir=directory)
+    run_remediation(opts, fn, name="compose_logs_saved")
+
+
+def compose_ps(c: Any, opts: Common) -> None:
+    """Show each compose service's state, health, image, container and start time."""
+    from remediations.compose import compose_services
+
+    run_remediation(opts, compose_services, name="compose_services", lock=False)
+
+
+def register(ns: Collection) -> None:
+    """Add the Docker and compose tasks to `ns`."""
+    wait = ("wait", 120.0, "seconds to wait for the services to be healthy")
+    ns.add_task(make_task(compose_restart, name="compose-restart", params=(
+        ("service", "", "the compose service, e.g. backend"), wait)))
+    ns.add_task(make_task(compose_restart_stack, name="compose-restart-stack", params=(
+        ("wait", 300.0, "seconds to wait for every service to be healthy"),)))
+    ns.add_task(make_task(compose_stop, name="compose-stop", params=(
+        ("services", "", "comma-separated compose services, e.g. worker"),)))
+    ns.add_task(make_task(compose_start, name="compose-start", params=(
+        ("services", "", "comma-separated compose services, e.g. worker"), wait)))
+    ns.add_task(make_task(compose_tag, name="compose-tag", params=(
+        ("service", "", "the compose service, e.g. backend"),
+        ("tag", "", "the image tag to run, e.g. v1.2.2"),
+        ("tag_var", "APP_TAG", "the variable the compose file takes the tag from"),
+        ("wait", 180.0, "seconds to wait for the service to be healthy"))))
+    ns.add_task(make_task(restart_if_memory, name="restart-if-memory", params=(
+        ("container", "", "a container name or id, or a compose service"),
+        ("max_mb", 0.0, "restart when it uses more than this many MiB"),
+        ("max_percent", 0.0, "restart when it uses more than this share of its limit"), wait)))
+    ns.add_task(make_task(container_stats, name="container-stats", params=(
+        ("container", "", "a container name or id, or a compose service"),)))
+    ns.add_task(make_task(docker_prune, name="docker-prune", params=(
+        ("until", "", "only what was created before: 24h, 1h30m, a Unix time or an ISO date"),
+        ("label", "", "comma-separated label filters: k, k=v, !k, !k=v"),
+        ("all_images", False, "unused tagged images too, not only dangling ones"),
+        ("build_cache", False, "build cache too (no label filter possible)"),
+        ("volumes", False, "unused volumes too (never without this flag)"),
+        ("containers", True, "stopped containers (--no-containers to keep them)"),
+        ("images", True, "images (--no-images to keep them)"))))
+    ns.add_task(make_task(clear_container_logs, name="clear-container-logs", params=(
+        ("container", "", "a container name or id, or a compose service"),
+        ("keep_lines", 0, "lines to keep at the end of the log"))))
+    ns.add_task(make_task(save_compose_logs, name="save-compose-logs", params=(
+        ("services", "", "comma-separated services (default: every one)"),
+        ("since", "", "only logs since: 10m, a timestamp (Compose v2 only)"),
+        ("dest_dir", "", "folder on the Docker host (default /var/lib/remediations/incidents)"))))
+    ns.add_task(make_task(compose_ps, name="compose-ps"))
