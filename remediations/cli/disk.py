@@ -9,22 +9,15 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
-
-
-def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
-    """Validate user input before the inventory is read or any host is touched."""
-    from remediations.errors import InvalidInput
-
-    try:
-        return check(*values)
-    except InvalidInput as exc:
-        raise fail(reporter_for(opts), str(exc)) from None
-
-
-def _required(opts: Common, value: Any, flag: str, example: str) -> None:
-    if value in ("", None):
-        raise fail(reporter_for(opts), f"{flag} is required, e.g. {flag} {example}")
+from remediations.cli.options import (
+    Common,
+    fail,
+    make_task,
+    reporter_for,
+    required,
+    run_remediation,
+    validated,
+)
 
 
 def _inside_every_hosts_roots(opts: Common, path: str, roots: Callable[[Any], tuple[str, ...]],
@@ -55,7 +48,7 @@ def disk_usage(c: Any, opts: Common, path: str = "/", max_percent: float = 0.0) 
     """Show how full the file system holding --path is; fail above --max-percent."""
     from remediations import disk
 
-    where = _validated(opts, disk.absolute_path, path)
+    where = validated(opts, disk.absolute_path, path)
     if max_percent and not 0 < max_percent <= 100:
         raise fail(reporter_for(opts), "--max-percent must be within (0, 100]")
     fn = functools.partial(disk.disk_usage, path=where, max_percent=max_percent or None)
@@ -67,9 +60,9 @@ def truncate_log(c: Any, opts: Common, path: str = "", keep_lines: int = 1000,
     """Keep only the last --keep-lines lines of a log, in place (writers keep writing to it)."""
     from remediations import disk
 
-    _required(opts, path, "--path", "/srv/app/current/storage/logs/laravel.log")
-    where = _validated(opts, disk.absolute_path, path)
-    _validated(opts, functools.partial(disk.whole_number, minimum=1), keep_lines, "--keep-lines")
+    required(opts, path, "--path", "/srv/app/current/storage/logs/laravel.log")
+    where = validated(opts, disk.absolute_path, path)
+    validated(opts, functools.partial(disk.whole_number, minimum=1), keep_lines, "--keep-lines")
     if min_size_mb < 0:
         raise fail(reporter_for(opts), "--min-size-mb must not be negative")
     _inside_every_hosts_roots(opts, where, disk.log_roots, "path")
@@ -85,12 +78,12 @@ def remove_old_files(c: Any, opts: Common, root: str = "", days: int = -1, patte
     """Remove files under --root older than --days days (find -mtime +DAYS), keeping the newest --keep-last."""
     from remediations import disk
 
-    _required(opts, root, "--root", "/srv/app/shared/storage/backups")
+    required(opts, root, "--root", "/srv/app/shared/storage/backups")
     if days < 0:
         raise fail(reporter_for(opts), "--days is required, e.g. --days 7")
-    where = _validated(opts, disk.absolute_path, root, "root")
-    _validated(opts, disk.glob_pattern, pattern)
-    _validated(opts, disk.whole_number, keep_last, "--keep-last")
+    where = validated(opts, disk.absolute_path, root, "root")
+    validated(opts, disk.glob_pattern, pattern)
+    validated(opts, disk.whole_number, keep_last, "--keep-last")
     _inside_every_hosts_roots(opts, where, disk.cleanup_roots, "root")
     fn = functools.partial(disk.old_files_removed, root=where, days=days, pattern=pattern,
                            keep_last=keep_last)
@@ -101,7 +94,7 @@ def large_logs(c: Any, opts: Common, root: str = "/var/log", min_size_mb: float 
     """List the files under --root bigger than --min-size-mb MiB, biggest first."""
     from remediations import disk
 
-    where = _validated(opts, disk.absolute_path, root, "root")
+    where = validated(opts, disk.absolute_path, root, "root")
     if min_size_mb < 0:
         raise fail(reporter_for(opts), "--min-size-mb must not be negative")
     fn = functools.partial(disk.large_logs, root=where, min_size_mb=min_size_mb)
@@ -115,9 +108,9 @@ def preserve_evidence(c: Any, opts: Common, paths: str = "", fetch_to: str = "",
 
     wanted = [p.strip() for p in paths.split(",") if p.strip()] if paths else None
     for p in wanted or ():
-        _validated(opts, disk.absolute_path, p)
+        validated(opts, disk.absolute_path, p)
     directory = archive_dir or evidence.ARCHIVE_DIR
-    _validated(opts, disk.absolute_path, directory, "archive_dir")
+    validated(opts, disk.absolute_path, directory, "archive_dir")
     fn = functools.partial(evidence.evidence_preserved, paths=wanted, archive_dir=directory,
                            fetch_to=fetch_to or None)
     run_remediation(opts, fn, name="evidence_preserved")

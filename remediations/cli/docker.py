@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from invoke.collection import Collection
 
-from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
-
-
-def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
-    """Validate user input before the inventory is read or any host is touched."""
-    from remediations.errors import InvalidInput
-
-    try:
-        return check(*values)
-    except InvalidInput as exc:
-        raise fail(reporter_for(opts), str(exc)) from None
-
-
-def _required(opts: Common, value: Any, flag: str, example: str) -> None:
-    if value in ("", None):
-        raise fail(reporter_for(opts), f"{flag} is required, e.g. {flag} {example}")
+from remediations.cli.options import (
+    Common,
+    fail,
+    make_task,
+    reporter_for,
+    required,
+    run_remediation,
+    validated,
+)
 
 
 def _positive(opts: Common, value: float, flag: str) -> float:
@@ -36,15 +28,15 @@ def _positive(opts: Common, value: float, flag: str) -> float:
 def _services(opts: Common, text: str) -> list[str]:
     from remediations.compose_cli import service_names
 
-    _required(opts, text, "--services", "worker,redis")
-    return list(_validated(opts, service_names, [s.strip() for s in text.split(",") if s.strip()]))
+    required(opts, text, "--services", "worker,redis")
+    return list(validated(opts, service_names, [s.strip() for s in text.split(",") if s.strip()]))
 
 
 def _service(opts: Common, text: str) -> str:
     from remediations.compose_cli import service_name
 
-    _required(opts, text, "--service", "backend")
-    return str(_validated(opts, service_name, text))
+    required(opts, text, "--service", "backend")
+    return str(validated(opts, service_name, text))
 
 
 def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0) -> None:
@@ -89,10 +81,10 @@ def compose_tag(c: Any, opts: Common, service: str = "", tag: str = "", tag_var:
     from remediations.compose_cli import env_name
 
     name = _service(opts, service)
-    _required(opts, tag, "--tag", "v1.2.2")
+    required(opts, tag, "--tag", "v1.2.2")
     fn = functools.partial(compose_service_at_tag, service=name,
-                           tag=_validated(opts, validate.release_tag, tag),
-                           tag_var=_validated(opts, env_name, tag_var),
+                           tag=validated(opts, validate.release_tag, tag),
+                           tag_var=validated(opts, env_name, tag_var),
                            timeout=_positive(opts, wait, "--wait"))
     run_remediation(opts, fn, name="compose_service_at_tag")
 
@@ -103,8 +95,8 @@ def restart_if_memory(c: Any, opts: Common, container: str = "", max_mb: float =
     from remediations.containers import container_restarted_above_memory
     from remediations.docker import container_ref
 
-    _required(opts, container, "--container", "backend")
-    ref = _validated(opts, container_ref, container)
+    required(opts, container, "--container", "backend")
+    ref = validated(opts, container_ref, container)
     if bool(max_mb) == bool(max_percent):
         raise fail(reporter_for(opts), "give one of --max-mb and --max-percent")
     if max_mb < 0 or not 0 <= max_percent <= 100:
@@ -121,9 +113,9 @@ def container_stats(c: Any, opts: Common, container: str = "") -> None:
     from remediations import containers
     from remediations.docker import container_ref
 
-    _required(opts, container, "--container", "backend")
+    required(opts, container, "--container", "backend")
     fn = functools.partial(containers.container_stats,
-                           name=_validated(opts, container_ref, container))
+                           name=validated(opts, container_ref, container))
     run_remediation(opts, fn, name="container_stats", lock=False)
 
 
@@ -134,10 +126,10 @@ def docker_prune(c: Any, opts: Common, until: str = "", label: str = "", all_ima
     from remediations.prune import docker_pruned, parse_label_filter, parse_until
 
     if until:
-        _validated(opts, parse_until, until, datetime.now(UTC))
+        validated(opts, parse_until, until, datetime.now(UTC))
     labels = [x.strip() for x in label.split(",") if x.strip()]
     for item in labels:
-        _validated(opts, parse_label_filter, item)
+        validated(opts, parse_label_filter, item)
     if build_cache and labels:
         raise fail(reporter_for(opts), "build cache records carry no labels: drop --build-cache "
                                        "or --label")
@@ -152,11 +144,11 @@ def clear_container_logs(c: Any, opts: Common, container: str = "", keep_lines: 
     from remediations.containers import container_logs_cleared
     from remediations.docker import container_ref
 
-    _required(opts, container, "--container", "backend")
+    required(opts, container, "--container", "backend")
     if keep_lines < 0:
         raise fail(reporter_for(opts), "--keep-lines must not be negative")
     fn = functools.partial(container_logs_cleared,
-                           container=_validated(opts, container_ref, container),
+                           container=validated(opts, container_ref, container),
                            keep_lines=keep_lines)
     run_remediation(opts, fn, name="container_logs_cleared")
 
@@ -168,7 +160,7 @@ def save_compose_logs(c: Any, opts: Common, services: str = "", since: str = "",
     from remediations.disk import absolute_path
 
     wanted = _services(opts, services) if services else None
-    directory = _validated(opts, absolute_path, dest_dir or INCIDENT_DIR, "--dest-dir")
+    directory = validated(opts, absolute_path, dest_dir or INCIDENT_DIR, "--dest-dir")
     fn = functools.partial(compose_logs_saved, services=wanted, since=since or None,
                            dest_dir=directory)
     run_remediation(opts, fn, name="compose_logs_saved")

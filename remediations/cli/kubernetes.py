@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from invoke.collection import Collection
 
-from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
+from remediations.cli.options import (
+    Common,
+    fail,
+    make_task,
+    reporter_for,
+    run_remediation,
+    validated,
+)
 
 # Left to the runner past the rollout wait: taking and dropping the lock, reading.
 _MARGIN = 30.0
-
-
-def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
-    from remediations.errors import InvalidInput
-
-    try:
-        return check(*values)
-    except InvalidInput as exc:
-        raise fail(reporter_for(opts), str(exc)) from None
 
 
 def _wait(opts: Common) -> float:
@@ -40,7 +37,7 @@ def scale(c: Any, opts: Common, replicas: int = -1) -> None:
 
     if replicas == -1:
         raise fail(reporter_for(opts), "--replicas is required, e.g. --replicas 5")
-    n = _validated(opts, validate_replicas, replicas)
+    n = validated(opts, validate_replicas, replicas)
     run_remediation(opts, functools.partial(deployment_scaled, replicas=n, timeout=_wait(opts)),
                     name="deployment_scaled")
 
@@ -51,7 +48,7 @@ def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> Non
 
     if not image:
         raise fail(reporter_for(opts), "--image is required, e.g. --image registry/app:v1.2.3")
-    ref = _validated(opts, validate_image, image)
+    ref = validated(opts, validate_image, image)
     fn = functools.partial(image_set, image=ref, container=container or None, timeout=_wait(opts))
     run_remediation(opts, fn, name="image_set")
 
@@ -73,7 +70,7 @@ def rollout_undo(c: Any, opts: Common, to_revision: int = 0, release: str = "") 
         raise fail(reporter_for(opts), "give --to-revision or --release, not both")
     if to_revision < 0:
         raise fail(reporter_for(opts), f"--to-revision must be a revision number, got {to_revision}")
-    tag = _validated(opts, validate.release_tag, release) if release else None
+    tag = validated(opts, validate.release_tag, release) if release else None
     fn = functools.partial(deployment_rolled_back, to_revision=to_revision or None, release=tag,
                            timeout=_wait(opts))
     run_remediation(opts, fn, name="deployment_rolled_back")

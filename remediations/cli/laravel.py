@@ -7,21 +7,18 @@ input exits 1 with nothing touched.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from invoke.collection import Collection
 
-from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
-
-
-def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
-    from remediations.errors import InvalidInput
-
-    try:
-        return check(*values)
-    except InvalidInput as exc:
-        raise fail(reporter_for(opts), str(exc)) from None
+from remediations.cli.options import (
+    Common,
+    fail,
+    make_task,
+    reporter_for,
+    run_remediation,
+    validated,
+)
 
 
 def _csv(text: str) -> list[str]:
@@ -32,7 +29,7 @@ def clear_caches(c: Any, opts: Common, kinds: str = "") -> None:
     """Clear the app's caches that exist (cache, config, route, view, event) and say which."""
     from remediations.laravel import CACHE_KINDS, caches_cleared, validate_kinds
 
-    chosen = _validated(opts, validate_kinds, _csv(kinds) or CACHE_KINDS, CACHE_KINDS)
+    chosen = validated(opts, validate_kinds, _csv(kinds) or CACHE_KINDS, CACHE_KINDS)
     run_remediation(opts, functools.partial(caches_cleared, kinds=chosen), name="caches_cleared")
 
 
@@ -40,7 +37,7 @@ def rebuild_caches(c: Any, opts: Common, kinds: str = "") -> None:
     """Rebuild config, route, event and view caches that are missing or stale."""
     from remediations.laravel import REBUILD_KINDS, caches_rebuilt, validate_kinds
 
-    chosen = _validated(opts, validate_kinds, _csv(kinds) or REBUILD_KINDS, REBUILD_KINDS)
+    chosen = validated(opts, validate_kinds, _csv(kinds) or REBUILD_KINDS, REBUILD_KINDS)
     run_remediation(opts, functools.partial(caches_rebuilt, kinds=chosen), name="caches_rebuilt")
 
 
@@ -50,7 +47,7 @@ def reset_opcache(c: Any, opts: Common, service: str = "") -> None:
     from remediations.php import opcache_reset
 
     if service:
-        _validated(opts, validate.unit_name, service)
+        validated(opts, validate.unit_name, service)
     run_remediation(opts, functools.partial(opcache_reset, service=service or None),
                     name="opcache_reset")
 
@@ -62,11 +59,11 @@ def maintenance_on_task(c: Any, opts: Common, message: str = "", secret: str = "
     from remediations.maintenance import maintenance_on, validate_message, validate_secret
 
     if message:
-        _validated(opts, validate_message, message)
+        validated(opts, validate_message, message)
     if secret:
-        _validated(opts, validate_secret, secret)
+        validated(opts, validate_secret, secret)
     if url:
-        _validated(opts, validate.http_url, url)
+        validated(opts, validate.http_url, url)
     if not 1 <= retry <= 86400:
         raise fail(reporter_for(opts), f"--retry must be 1-86400 seconds, got {retry}")
     fn = functools.partial(maintenance_on, message=message or None, secret=secret or None,
@@ -80,7 +77,7 @@ def maintenance_off_task(c: Any, opts: Common, url: str = "") -> None:
     from remediations.maintenance import maintenance_off
 
     if url:
-        _validated(opts, validate.http_url, url)
+        validated(opts, validate.http_url, url)
     run_remediation(opts, functools.partial(maintenance_off, url=url or None),
                     name="maintenance_off")
 
@@ -97,7 +94,7 @@ def fix_storage_permissions(c: Any, opts: Common, group: str = "") -> None:
     from remediations.laravel import storage_permissions, user_name
 
     if group:
-        _validated(opts, user_name, group, "group")
+        validated(opts, user_name, group, "group")
     run_remediation(opts, functools.partial(storage_permissions, group=group or None),
                     name="storage_permissions")
 
@@ -106,7 +103,7 @@ def _scheduler(opts: Common, fn: Any, unit: str, name: str) -> None:
     from remediations import validate
 
     if unit:
-        _validated(opts, validate.unit_name, unit)
+        validated(opts, validate.unit_name, unit)
     run_remediation(opts, functools.partial(fn, unit=unit or None), name=name)
 
 
@@ -136,13 +133,13 @@ def php_settings_task(c: Any, opts: Common, names: str = "", pool: str = "",
     """Show PHP settings as php-fpm and the CLI see them (upload/post sizes, memory, time)."""
     from remediations.php import SETTINGS, ini_names, php_settings
 
-    chosen = _validated(opts, ini_names, _csv(names) or SETTINGS)
+    chosen = validated(opts, ini_names, _csv(names) or SETTINGS)
     floors: dict[str, str] = {}
     for item in _csv(at_least):
         key, sep, value = item.partition("=")
         if not sep or not value.strip():
             raise fail(reporter_for(opts), f"--at-least takes name=value pairs, got {item!r}")
-        floors[_validated(opts, ini_names, [key.strip()])[0]] = value.strip()
+        floors[validated(opts, ini_names, [key.strip()])[0]] = value.strip()
     fn = functools.partial(php_settings, names=chosen, pool=pool or None, at_least=floors or None)
     run_remediation(opts, fn, name="php_settings", lock=False)
 

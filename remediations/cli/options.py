@@ -101,6 +101,22 @@ def fail(reporter: Any, message: str, code: int = 1) -> Exit:
     return Exit(code=code)
 
 
+def validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
+    """`check(*values)`, or exit 1 with its message: input is checked before any host is touched."""
+    from remediations.errors import InvalidInput
+
+    try:
+        return check(*values)
+    except InvalidInput as exc:
+        raise fail(reporter_for(opts), str(exc)) from None
+
+
+def required(opts: Common, value: Any, flag: str, example: str) -> None:
+    """Exit 1 naming `flag` when it was not given."""
+    if value in ("", None):
+        raise fail(reporter_for(opts), f"{flag} is required, e.g. {flag} {example}")
+
+
 def run_remediation(opts: Common, remediation: Callable[..., Any], *, name: str,
                     lock: bool = True) -> Any:
     """Load the inventory, select hosts, run, render; exits non-zero as documented."""

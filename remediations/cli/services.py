@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from invoke.collection import Collection
 
-from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
-
-
-def _validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
-    """Validate user input before the inventory is read or any host is touched."""
-    from remediations.errors import InvalidInput
-
-    try:
-        return check(*values)
-    except InvalidInput as exc:
-        raise fail(reporter_for(opts), str(exc)) from None
+from remediations.cli.options import (
+    Common,
+    fail,
+    make_task,
+    reporter_for,
+    run_remediation,
+    validated,
+)
 
 
 def _unit(opts: Common, service: str) -> str:
@@ -26,7 +22,7 @@ def _unit(opts: Common, service: str) -> str:
 
     if not service:
         raise fail(reporter_for(opts), "--service is required, e.g. --service nginx")
-    return str(_validated(opts, validate.unit_name, service))
+    return str(validated(opts, validate.unit_name, service))
 
 
 def reload(c: Any, opts: Common, service: str = "") -> None:
@@ -60,7 +56,7 @@ def status(c: Any, opts: Common, services: str = "") -> None:
 
     units = [u.strip() for u in services.split(",") if u.strip()] if services else None
     if units is not None:
-        units = [_validated(opts, validate.unit_name, u) for u in units]
+        units = [validated(opts, validate.unit_name, u) for u in units]
     run_remediation(opts, functools.partial(services_status, units=units),
                     name="services_status", lock=False)
 
@@ -74,7 +70,7 @@ def _address(opts: Common, address: str | None) -> str:
         # Invoke hands a task's own --help to a missing positional argument.
         raise fail(reporter_for(opts), "usage: block-ip|unblock-ip ADDRESS [options]; "
                    "for the options: invoke --help block-ip")
-    return str(_validated(opts, validate.ip_or_cidr, address))
+    return str(validated(opts, validate.ip_or_cidr, address))
 
 
 def block_ip(c: Any, opts: Common, address: str | None = None) -> None:

@@ -7,17 +7,14 @@ from typing import Any
 
 from invoke.collection import Collection
 
-from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
-
-
-def _validated(opts: Common, check: Any, *values: Any) -> Any:
-    """Validate user input before the inventory is read or any host is touched."""
-    from remediations.errors import InvalidInput
-
-    try:
-        return check(*values)
-    except InvalidInput as exc:
-        raise fail(reporter_for(opts), str(exc)) from None
+from remediations.cli.options import (
+    Common,
+    fail,
+    make_task,
+    reporter_for,
+    run_remediation,
+    validated,
+)
 
 
 def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
@@ -28,7 +25,7 @@ def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
     if not service:
         raise fail(reporter_for(opts), "--service is required, e.g. --service nginx")
     allowed = allow_database_restart or start_only
-    unit = _validated(opts, functools.partial(restart_allowed, allow_database_restart=allowed),
+    unit = validated(opts, functools.partial(restart_allowed, allow_database_restart=allowed),
                       service)
     fn = functools.partial(service_running, unit=unit, restart=not start_only,
                            allow_database_restart=allow_database_restart)
@@ -42,7 +39,7 @@ def health(c: Any, opts: Common, url: str = "", field: str = "", value: str = ""
     from remediations.health import http_ok
 
     if url:
-        _validated(opts, validate.http_url, url)
+        validated(opts, validate.http_url, url)
     fn = functools.partial(http_ok, url=url or None, json_field=field or None,
                            json_value=value or None, from_host=from_host, retries=retries)
     run_remediation(opts, fn, name="http_ok", lock=False)
@@ -57,12 +54,12 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
     if not name:
         known = "\n".join(f"  {n:<20} {doc}" for n, doc in runbooks.describe().items())
         raise fail(reporter_for(opts), f"name a runbook:\n{known}")
-    fn = _validated(opts, runbooks.runbook, name)
+    fn = validated(opts, runbooks.runbook, name)
     kwargs: dict[str, Any] = {}
     if name in runbooks.NEEDS_IP:
         if not ip:
             raise fail(reporter_for(opts), f"runbook {name} needs --ip ADDRESS")
-        kwargs["ip"] = _validated(opts, validate.ip_or_cidr, ip)
+        kwargs["ip"] = validated(opts, validate.ip_or_cidr, ip)
     if name == "disk-full":
         kwargs.update(keep_lines=keep_lines, max_percent=max_percent)
         if backup_days >= 0:
