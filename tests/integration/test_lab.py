@@ -225,12 +225,19 @@ def test_enqueued_jobs_drain(web1: testinfra.host.Host) -> None:
 
 
 def test_two_queue_workers_running(any_host: testinfra.host.Host) -> None:
-    status = any_host.check_output("supervisorctl status")
-    running = [
-        line
-        for line in status.splitlines()
-        if line.startswith("laravel-worker:laravel-worker_") and " RUNNING " in line
-    ]
+    # A worker that an earlier test made exit (queue:restart) is STARTING for a second or
+    # two while supervisor respawns it: wait for that, but no longer.
+    deadline = time.monotonic() + 20
+    while True:
+        status = any_host.check_output("supervisorctl status")
+        running = [
+            line
+            for line in status.splitlines()
+            if line.startswith("laravel-worker:laravel-worker_") and " RUNNING " in line
+        ]
+        if len(running) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert len(running) == 2, status
     assert any_host.process.filter(user="www-data", comm="php")
 
