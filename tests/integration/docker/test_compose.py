@@ -17,41 +17,19 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import docker
 import pytest
 
 import lab.stack as stack
-from tests.unit.test_docker_cli import SHIM, wired
+from tests.integration.docker.conftest import HOSTS
 
 pytestmark = pytest.mark.lab
-HOSTS = ["dockerhost-local", "dockerhost-ssh"]
 INCIDENTS = "/var/lib/remediations/incidents"
 
 
-def _log(line: str) -> None:
-    print(f"stack: {line}", file=sys.stderr)
 
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[stack.StackInfo]:
-    """The compose stack instead of the web lab (the `cli` fixture asks for `lab`)."""
-    info = stack.up(_log)
-    yield info
-    stack.reset(_log)  # declared state again: v1.2.3, every service healthy
-
-
-@pytest.fixture
-def dcli(cli: Any, lab: stack.StackInfo) -> Any:
-    """`invoke TASK ... -i inventories/lab-docker.yml -l HOST --json` as a user types it."""
-    def run(task: str, host: str, *args: str, timeout: float = 400) -> Any:
-        argv = [task, *args, "-i", str(lab.inventory), "-l", host, "--json"]
-        if wired():
-            return cli(*argv, timeout=timeout)
-        return cli("-c", SHIM, *argv, timeout=timeout, program=sys.executable)
-    return run
 
 
 def rid() -> str:

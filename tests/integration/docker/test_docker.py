@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -24,33 +23,13 @@ import docker
 import pytest
 
 import lab.stack as stack
-from tests.unit.test_docker_cli import SHIM, wired
+from tests.integration.docker.conftest import HOSTS
 
 pytestmark = pytest.mark.lab
-HOSTS = ["dockerhost-local", "dockerhost-ssh"]
 BASE = "remediations-lab/base:bookworm"
 
 
-def _log(line: str) -> None:
-    print(f"stack: {line}", file=sys.stderr)
 
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[stack.StackInfo]:
-    """The compose stack instead of the web lab (the `cli` fixture asks for `lab`)."""
-    info = stack.up(_log)
-    yield info
-    stack.reset(_log)
-
-
-@pytest.fixture
-def dcli(cli: Any, lab: stack.StackInfo) -> Any:
-    def run(task: str, host: str, *args: str, timeout: float = 400) -> Any:
-        argv = [task, *args, "-i", str(lab.inventory), "-l", host, "--json"]
-        if wired():
-            return cli(*argv, timeout=timeout)
-        return cli("-c", SHIM, *argv, timeout=timeout, program=sys.executable)
-    return run
 
 
 def one(res: Any, host: str) -> dict[str, Any]:
@@ -341,7 +320,7 @@ def test_container_logs_cleared_over_ssh_on_a_host_that_has_the_engines_files(
     def run(*args: str) -> dict[str, Any]:
         argv = ["clear-container-logs", "--container", "remlab_backend_1", *args,
                 "-i", str(ssh_host_with_engine_files), "--json"]
-        res = cli(*argv) if wired() else cli("-c", SHIM, *argv, program=sys.executable)
+        res = cli(*argv)
         return one(res, "dockerhost-files")
 
     requests_logged(5)
