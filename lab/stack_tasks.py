@@ -5,6 +5,9 @@ The repository's tasks.py mounts them as `stack.*`:
 invoke stack.up       # build what changed, start what is missing, wait until all healthy
 invoke stack.status   # table (or --json)
 invoke stack.down     # remove the project's containers and the ssh host, keep images
+
+REMEDIATIONS_LAB_SLOT=k runs them on slot k's copy (project remlab<k>, ports +10k, inventory
+.lab/lab-docker-slot<k>.yml); see lab/stack.py.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 @task(help={"fresh": "recreate the project (dropping the db volume) and the ssh host"})
 def up(c: Context, fresh: bool = False) -> None:
-    """Start the Docker lab: images, compose project remlab, ssh Docker host; wait healthy."""
+    """Start the Docker lab: images, compose project remlab, ssh Docker host; wait healthy.
+
+    REMEDIATIONS_LAB_SLOT=k starts slot k's copy (remlab<k>, ports +10k).
+    """
     try:
         info = stack.up(_progress, fresh=fresh)
     except LabError as exc:
