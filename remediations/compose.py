@@ -9,7 +9,6 @@ the project is found and `docker` for how the engine is reached.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from remediations.contract import Verification, apply
 from remediations.disk import absolute_path, human
 from remediations.docker import ContainerFact, engine, evidence
 from remediations.errors import InvalidInput
+from remediations.health import health_agrees
 from remediations.result import Diff, Result, Status, Step
 from remediations.target import Target
 
@@ -286,30 +286,6 @@ def compose_service_at_tag(t: Target, service: str, tag: str, *, timeout: float 
                      done=f"recreated {service} from {image}",
                      diff=Diff(f"{service}: {old}", f"{service}: {image}"), data=data,
                      on_failure=lambda: evidence(eng, comp.containers(service)))
-
-
-def health_agrees(url: str, tag: str, *, wait: float, interval: float = 1.0) -> tuple[bool, str]:
-    """GET `url` until it answers 2xx; a JSON `version` in the body must match `tag` (v optional)."""
-    from remediations.health import fetch
-
-    deadline = time.monotonic() + wait
-    while True:
-        answer = fetch(url)
-        if 200 <= answer.status < 300:
-            break
-        if time.monotonic() >= deadline:
-            return False, f"HTTP {answer.status or answer.error}"
-        time.sleep(interval)
-    try:
-        body = json.loads(answer.body)
-    except ValueError:
-        return True, f"HTTP {answer.status}"
-    version = body.get("version") if isinstance(body, dict) else None
-    if version is None:
-        return True, f"HTTP {answer.status}"
-    if str(version).removeprefix("v") != tag.removeprefix("v"):
-        return False, f"answers version {version!r}, not {tag}"
-    return True, f"HTTP {answer.status}, version {version}"
 
 
 def compose_services(t: Target) -> Result:

@@ -60,6 +60,47 @@ def fetch_on_host(conn: Connection, url: str, *, timeout: float = 5.0) -> HttpAn
     return HttpAnswer(status, body, "" if status else (res.stderr.strip() or f"curl exited {res.exit_code}"))
 
 
+@dataclass(frozen=True, slots=True)
+class VersionCheck:
+    """Whether `url` served the release asked for, why (not), and the last answer."""
+
+    ok: bool
+    why: str
+    answer: HttpAnswer
+
+
+def version_served(url: str, tag: str, *, wait: float, interval: float = 1.0,
+                   require_version: bool = False) -> VersionCheck:
+    """GET `url` until it answers 2xx with a JSON `version` matching `tag` (v optional).
+
+    Polls until `wait` seconds have passed. A 2xx body without a `version` agrees unless
+    `require_version`. Example: `version_served("http://127.0.0.1:8001/up", "v1.2.2", wait=60)`.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        answer = fetch(url)
+        version = _version(answer.body)
+        if not 200 <= answer.status < 300:
+            why = f"HTTP {answer.status or answer.error}"
+        elif version is None:
+            if not require_version:
+                return VersionCheck(True, f"HTTP {answer.status}", answer)
+            why = f"HTTP {answer.status} without a JSON version"
+        elif version.removeprefix("v") != tag.removeprefix("v"):
+            why = f"answers version {version!r}, not {tag}"
+        else:
+            return VersionCheck(True, f"HTTP {answer.status}, version {version}", answer)
+        if time.monotonic() >= deadline:
+            return VersionCheck(False, why, answer)
+        time.sleep(interval)
+
+
+def health_agrees(url: str, tag: str, *, wait: float, interval: float = 1.0) -> tuple[bool, str]:
+    """GET `url` until it answers 2xx; a JSON `version` in the body must match `tag` (v optional)."""
+    check = version_served(url, tag, wait=wait, interval=interval)
+    return check.ok, check.why
+
+
 def judge(answer: HttpAnswer, *, expect: Collection[int], json_field: str | None,
           json_value: Any) -> tuple[bool, str]:
     """Whether an answer is healthy, and why not."""

@@ -20,6 +20,11 @@ def _path(run: RunContext, key: str) -> str:
     return f"{ROOT}/{run.run_id}/{_SAFE.sub('_', key)}"
 
 
+def path(run: RunContext, key: str) -> str:
+    """Where `key`'s marker lives, for a step that writes markers itself (with content)."""
+    return _path(run, key)
+
+
 def done(conn: Connection, run: RunContext, key: str) -> bool:
     """Whether this run already did `key` on the host."""
     return conn.run(["test", "-e", _path(run, key)], check=False).succeeded
