@@ -71,6 +71,7 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
 
 def build_namespace() -> Collection:
     from remediations.cli import disk, docker, kubernetes, laravel, services, workers
+    from remediations.cli.smoke import register as register_smoke
 
     ns = Collection()
     ns.add_task(make_task(restart, name="restart", params=(
@@ -98,4 +99,5 @@ def build_namespace() -> Collection:
     )))
     for area in (services, laravel, workers, disk, docker, kubernetes):
         area.register(ns)
+    register_smoke(ns)
     return ns
