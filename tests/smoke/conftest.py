@@ -2,7 +2,8 @@
 
 A project's smoke tests need no conftest. This one only makes `pytest tests` run them too:
 without --remediations-inventory (or $REMEDIATIONS_INVENTORY) it points them at the lab's
-inventory (REMEDIATIONS_LAB_SLOT honoured), marks them `lab` and starts the lab first.
+inventory (REMEDIATIONS_LAB_SLOT honoured), marks them `lab` and starts the lab before the
+first of them runs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if inventory_paths(config):
         return
     if not _lab.INVENTORY.exists():
-        _lab.up(_log)  # a slot's inventory is written when the slot first starts
+        # Hosts are parametrized at collection; the lab itself starts only if a test runs.
+        _lab._write_slot_inventory()
     config.option.remediations_inventory = str(_lab.INVENTORY)
     config.stash[_ON_LAB] = True
 
