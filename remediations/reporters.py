@@ -31,8 +31,18 @@ class JsonReporter:
         self.stream.write(json.dumps(event.to_dict(), sort_keys=True, default=str) + "\n")
         self.stream.flush()
 
-    def error(self, message: str, **extra: Any) -> None:
-        self.stream.write(json.dumps({"event": "error", "message": message, **extra}) + "\n")
+    def error(self, message: str, *, evidence: str = "", **extra: Any) -> None:
+        """One `{"event": "error"}` object: the first line of `message`, the rest as evidence."""
+        line, evidence = _one_line(message, evidence)
+        entry: dict[str, Any] = {"event": "error", "message": line, **extra}
+        if evidence:
+            entry["evidence"] = evidence
+        self.stream.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+        self.stream.flush()
+
+    def listing(self, kind: str, items: dict[str, str]) -> None:
+        """What a task offers (e.g. the runbooks), as one `{"event": "list"}` object."""
+        self.stream.write(json.dumps({"event": "list", "kind": kind, "items": items}) + "\n")
         self.stream.flush()
 
 
@@ -146,8 +156,25 @@ class RichReporter:
             tail = "\n".join(r.evidence.rstrip().splitlines()[-_EVIDENCE_LINES:])
             self.console.print(f"[bold red]{r.host}[/] evidence:\n{_escape(tail)}")
 
-    def error(self, message: str, **extra: Any) -> None:
-        self.err.print(f"[bold red]error:[/] {_escape(message)}")
+    def error(self, message: str, *, evidence: str = "", **extra: Any) -> None:
+        """`error: <one line>` on stderr, then the evidence indented; extra fields are for machines."""
+        line, evidence = _one_line(message, evidence)
+        self.err.print(f"[bold red]error:[/] {_escape(line)}", soft_wrap=True)
+        if evidence:
+            tail = evidence.rstrip().splitlines()[-_EVIDENCE_LINES:]
+            self.err.print("\n".join(f"  {_escape(t)}" for t in tail), soft_wrap=True)
+
+    def listing(self, kind: str, items: dict[str, str]) -> None:
+        """What a task offers (e.g. the runbooks): one name and description a line."""
+        width = max((len(n) for n in items), default=0)
+        for name, doc in items.items():
+            self.console.print(f"{name:<{width}}  {_escape(doc)}", soft_wrap=True)
+
+
+def _one_line(message: str, evidence: str) -> tuple[str, str]:
+    """The first line of `message`; its other lines go before `evidence`."""
+    line, _, rest = message.strip().partition("\n")
+    return line.strip(), "\n".join(part for part in (rest.strip("\n"), evidence) if part)
 
 
 def _escape(text: str) -> str:

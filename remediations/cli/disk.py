@@ -70,7 +70,9 @@ def truncate_log(c: Any, opts: Common, path: str = "", keep_lines: int = 1000,
 
     fn = functools.partial(log_truncated, path=where, keep_lines=keep_lines,
                            min_size=int(min_size_mb * 1024 * 1024) if min_size_mb else None)
-    run_remediation(opts, fn, name="log_truncated")
+    run_remediation(opts, fn, name="log_truncated",
+                    confirm=("truncate-log drops all but the last --keep-lines lines of the log",
+                             "see what it would run"))
 
 
 def remove_old_files(c: Any, opts: Common, root: str = "", days: int = -1, pattern: str = "*",
@@ -87,7 +89,8 @@ def remove_old_files(c: Any, opts: Common, root: str = "", days: int = -1, patte
     _inside_every_hosts_roots(opts, where, disk.cleanup_roots, "root")
     fn = functools.partial(disk.old_files_removed, root=where, days=days, pattern=pattern,
                            keep_last=keep_last)
-    run_remediation(opts, fn, name="old_files_removed")
+    run_remediation(opts, fn, name="old_files_removed",
+                    confirm=("remove-old-files deletes files", "list the files it would remove"))
 
 
 def large_logs(c: Any, opts: Common, root: str = "/var/log", min_size_mb: float = 100.0) -> None:
@@ -133,13 +136,13 @@ def register(ns: Collection) -> None:
         ("path", "", "the log, inside the allowed log roots (inventory log_roots)"),
         ("keep_lines", 1000, "lines to keep at the end of the log"),
         ("min_size_mb", 0.0, "leave the log alone when it is smaller than this (MiB)"),
-    )))
+    ), yes="confirm dropping the log's older lines (not needed with --check)"))
     ns.add_task(make_task(remove_old_files, name="remove-old-files", params=(
         ("root", "", "folder inside the allowed cleanup roots (inventory cleanup_roots)"),
         ("days", -1, "remove files modified more than this many days ago (find -mtime +DAYS)"),
         ("pattern", "*", "file-name glob, e.g. '*.sql.gz'"),
         ("keep_last", 0, "always keep this many of the newest matching files"),
-    )))
+    ), yes="confirm deleting the files (not needed with --check)"))
     ns.add_task(make_task(large_logs, name="large-logs", params=(
         ("root", "/var/log", "folder to search"),
         ("min_size_mb", 100.0, "list files bigger than this (MiB)"),

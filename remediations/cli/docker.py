@@ -136,7 +136,8 @@ def docker_prune(c: Any, opts: Common, until: str = "", label: str = "", all_ima
     fn = functools.partial(docker_pruned, containers=containers, images=images,
                            build_cache=build_cache, until=until or None, labels=tuple(labels),
                            dangling_only=not all_images, volumes=volumes)
-    run_remediation(opts, fn, name="docker_pruned")
+    run_remediation(opts, fn, name="docker_pruned",
+                    confirm=("docker-prune removes data", "list what it would remove"))
 
 
 def clear_container_logs(c: Any, opts: Common, container: str = "", keep_lines: int = 0) -> None:
@@ -150,7 +151,9 @@ def clear_container_logs(c: Any, opts: Common, container: str = "", keep_lines: 
     fn = functools.partial(container_logs_cleared,
                            container=validated(opts, container_ref, container),
                            keep_lines=keep_lines)
-    run_remediation(opts, fn, name="container_logs_cleared")
+    run_remediation(opts, fn, name="container_logs_cleared",
+                    confirm=("clear-container-logs drops the container's log lines",
+                             "see what it would do"))
 
 
 def save_compose_logs(c: Any, opts: Common, services: str = "", since: str = "",
@@ -202,10 +205,11 @@ def register(ns: Collection) -> None:
         ("build_cache", False, "build cache too (no label filter possible)"),
         ("volumes", False, "unused volumes too (never without this flag)"),
         ("containers", True, "stopped containers (--no-containers to keep them)"),
-        ("images", True, "images (--no-images to keep them)"))))
+        ("images", True, "images (--no-images to keep them)")), yes="confirm removing them (not needed with --check)"))
     ns.add_task(make_task(clear_container_logs, name="clear-container-logs", params=(
         ("container", "", "a container name or id, or a compose service"),
-        ("keep_lines", 0, "lines to keep at the end of the log"))))
+        ("keep_lines", 0, "lines to keep at the end of the log")),
+        yes="confirm dropping the log lines (not needed with --check)"))
     ns.add_task(make_task(save_compose_logs, name="save-compose-logs", params=(
         ("services", "", "comma-separated services (default: every one)"),
         ("since", "", "only logs since: 10m, a timestamp (Compose v2 only)"),

@@ -38,8 +38,9 @@ def scale(c: Any, opts: Common, replicas: int = -1) -> None:
     if replicas == -1:
         raise fail(reporter_for(opts), "--replicas is required, e.g. --replicas 5")
     n = validated(opts, validate_replicas, replicas)
+    confirm = ("scale --replicas 0 takes every pod down", "see the request it would send")
     run_remediation(opts, functools.partial(deployment_scaled, replicas=n, timeout=_wait(opts)),
-                    name="deployment_scaled")
+                    name="deployment_scaled", confirm=confirm if n == 0 else None)
 
 
 def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> None:
@@ -91,8 +92,8 @@ def rollout_status(c: Any, opts: Common, wait: float = 300.0) -> None:
 def register(ns: Collection) -> None:
     """Add this area's tasks to `ns`."""
     ns.add_task(make_task(scale, name="scale", params=(
-        ("replicas", -1, "number of replicas to leave ready (0 allowed)"),
-    )))
+        ("replicas", -1, "number of replicas to leave ready (0 needs --yes)"),
+    ), yes="with --replicas 0: confirm taking every pod down (not needed with --check)"))
     ns.add_task(make_task(set_image, name="set-image", params=(
         ("image", "", "image reference, e.g. registry.example/shop/app:v1.2.3"),
         ("container", "", "container to change (default: the inventory's, else the first)"),

@@ -1,20 +1,28 @@
 """The options every remediation task shares, and the one function that runs a task.
 
 Tasks get a generated signature (their own arguments first, then these), so
-Invoke's short flags come out the same everywhere: -i -l -c -d -j -r -f.
-Heavy modules are imported inside functions to keep `--list` and `--help` fast.
+Invoke's short flags come out the same everywhere: -i -l -c -d -j -r -f, and -y
+(--yes) on the tasks that remove data. Every error a task meets ends as one line
+(`error: ...`, or a JSON `{"event": "error"}` object with --json) and an exit code,
+never a traceback. Heavy modules are imported inside functions to keep `--list`
+and `--help` fast.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.exceptions import Exit
+from invoke.parser.argument import Argument
 from invoke.tasks import Task
+
+if TYPE_CHECKING:
+    from remediations.inventory import Host
 
 Param = tuple[str, Any, str]  # name, default, help
 
@@ -35,24 +43,78 @@ COMMON: tuple[Param, ...] = (
 )
 
 
+# --yes: only on the tasks that remove data or take a database or every pod down; its
+# help says when it is needed.
+YES = "yes"
+
 # The short flags of the shared options; task options never take these letters.
 SHORT = {"inventory": "i", "limit": "l", "check": "c", "diff": "d", "json": "j", "run_id": "r",
-         "forks": "f"}
+         "forks": "f", "yes": "y"}
+
+# Exit code of an internal error (a bug), as Ansible's.
+INTERNAL_ERROR = 250
 
 
 class _Task(Task):  # type: ignore[type-arg]
     """A Task whose shared options keep the same short flags in every task."""
 
     def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
-        if name in _COMMON_NAMES:
+        if name in _SHARED_NAMES:
             opts: dict[str, Any] = super().arg_opts(name, default, set(SHORT.values()))
             long = opts["names"][0]
             opts["names"] = [long, SHORT[name]] if name in SHORT else [long]
             return opts
         return super().arg_opts(name, default, taken_names | set(SHORT.values()))
 
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        # Invoke pops each help string as it builds the arguments: keep them, or a second
+        # parser (a positional's --help, `remediate` run twice in one process) has none.
+        saved = dict(self.help)
+        try:
+            args: list[Argument] = super().get_arguments(ignore_unknown_help)
+        finally:
+            self.help = saved
+        return [_Number(a) if a.kind in (int, float) else a for a in args]
+
 
 _COMMON_NAMES = frozenset(p[0] for p in COMMON)
+_SHARED_NAMES = _COMMON_NAMES | {YES}
+
+
+@dataclass(frozen=True, slots=True)
+class BadNumber:
+    """A numeric option given something that is not a number; reported by the task."""
+
+    flag: str
+    raw: str
+    whole: bool
+
+    @property
+    def message(self) -> str:
+        what = "a whole number" if self.whole else "a number"
+        return f"--{self.flag} must be {what}, got {self.raw!r}"
+
+
+class _Number(Argument):
+    """A numeric option whose bad value becomes a one-line error, not a parser traceback.
+
+    Help shows it as INT (Invoke's help knows only STRING and INT; a float option
+    accepts decimals too).
+    """
+
+    def __init__(self, arg: Argument) -> None:
+        super().__init__(names=arg.names, kind=int, default=arg.default, help=arg.help,
+                         positional=arg.positional, optional=arg.optional,
+                         attr_name=arg.attr_name)
+        self.cast: type = arg.kind
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        if cast and isinstance(value, str):
+            try:
+                value = self.cast(value)
+            except ValueError:
+                value = BadNumber(self.names[0], value, self.cast is int)
+        super().set_value(value, cast=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,25 +131,87 @@ class Common:
     timeout: float
     connection: str
     audit_log: str
+    yes: bool = False
 
 
 def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...] = (),
-              common: bool = True, positional: tuple[str, ...] = ()) -> Task:  # type: ignore[type-arg]
-    """An Invoke task calling `body(ctx, common, **own_args)`, with a generated signature."""
+              positional: tuple[str, ...] = (), yes: str = "") -> Task:  # type: ignore[type-arg]
+    """An Invoke task calling `body(ctx, common, **own_args)`, with a generated signature.
+
+    `yes`, the help of --yes/-y, adds that option; the body says when it is needed
+    (`run_remediation(..., confirm=...)`). A positional argument given `-h`/`--help` (Invoke hands a missing
+    positional the next word) prints the task's help.
+    """
     own = [p[0] for p in params]
-    every = params + (COMMON if common else ())
+    every = params + COMMON + (((YES, False, yes),) if yes else ())
 
     def task_body(ctx: Any, **kwargs: Any) -> None:
-        shared = Common(**{p[0]: kwargs.pop(p[0]) for p in COMMON}) if common else None
-        body(ctx, shared, **{k: kwargs[k] for k in own})
+        if any(kwargs.get(p) in ("-h", "--help") for p in positional):
+            _print_help(task)
+            return
+        shared = Common(**{p[0]: kwargs.pop(p[0]) for p in COMMON},
+                        yes=kwargs.pop(YES, False))
+        reporter = reporter_for(shared)
+        bad = [v for v in (*kwargs.values(), *vars_of(shared)) if isinstance(v, BadNumber)]
+        if bad:
+            raise fail(reporter, bad[0].message)
+        _guarded(reporter, lambda: body(ctx, shared, **{k: kwargs[k] for k in own}))
 
     sig = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     sig += [inspect.Parameter(p[0], inspect.Parameter.KEYWORD_ONLY, default=p[1]) for p in every]
     task_body.__signature__ = inspect.Signature(sig)  # type: ignore[attr-defined]
     task_body.__doc__ = body.__doc__
     task_body.__name__ = name
-    return _Task(task_body, name=name, help={p[0]: p[2] for p in every},
+    task = _Task(task_body, name=name, help={p[0]: p[2] for p in every},
                  positional=list(positional))
+    return task
+
+
+def vars_of(opts: Common) -> tuple[Any, ...]:
+    return tuple(getattr(opts, f) for f in Common.__dataclass_fields__)
+
+
+def _guarded(reporter: Any, call: Callable[[], None]) -> None:
+    """`call()`, with any error it lets out turned into one line and an exit code."""
+    from remediations.errors import RemediationError
+
+    try:
+        call()
+    except Exit:
+        raise
+    except RemediationError as exc:
+        raise fail(reporter, str(exc)) from None
+    except Exception as exc:
+        if os.environ.get("REMEDIATIONS_DEBUG"):
+            raise
+        raise internal_error(reporter, exc) from None
+
+
+def internal_error(reporter: Any, exc: BaseException) -> Exit:
+    """One line naming the exception and where it was raised; the traceback as evidence."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {_short(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    message = (f"internal error (a bug, please report it): {type(exc).__name__}: "
+               f"{str(exc).splitlines()[0] if str(exc) else ''}{where}; "
+               "REMEDIATIONS_DEBUG=1 shows the traceback")
+    reporter.error(message, traceback="".join(traceback.format_exception(exc)))
+    return Exit(code=INTERNAL_ERROR)
+
+
+def _short(filename: str) -> str:
+    marker = f"{os.sep}remediations{os.sep}"
+    return "remediations" + os.sep + filename.rsplit(marker, 1)[1] if marker in filename else filename
+
+
+def _print_help(task: Task) -> None:  # type: ignore[type-arg]
+    from invoke.collection import Collection
+    from invoke.program import Program
+
+    binary = "remediate" if os.path.basename(sys.argv[0]) == "remediate" else "invoke"
+    Program(namespace=Collection(task), binary=binary).run([binary, "--help", task.name],
+                                                          exit=False)
 
 
 def reporter_for(opts: Common) -> Any:
@@ -96,9 +220,16 @@ def reporter_for(opts: Common) -> Any:
     return JsonReporter() if opts.json else RichReporter(show_diff=opts.diff)
 
 
-def fail(reporter: Any, message: str, code: int = 1) -> Exit:
-    reporter.error(message)
+def fail(reporter: Any, message: str, code: int = 1, evidence: str = "") -> Exit:
+    """Report one error line (and its evidence, if any); the Exit to raise."""
+    reporter.error(message, evidence=evidence)
     return Exit(code=code)
+
+
+def needs_yes(opts: Common, danger: str, preview: str) -> None:
+    """Exit 1 unless --yes or --check: `danger` says what the task removes, `preview` what --check shows."""
+    if not (opts.yes or opts.check):
+        raise fail(reporter_for(opts), f"{danger}: re-run with --yes, or --check to {preview}")
 
 
 def validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
@@ -118,31 +249,31 @@ def required(opts: Common, value: Any, flag: str, example: str) -> None:
 
 
 def run_remediation(opts: Common, remediation: Callable[..., Any], *, name: str,
-                    lock: bool = True) -> Any:
-    """Load the inventory, select hosts, run, render; exits non-zero as documented."""
+                    lock: bool = True, confirm: tuple[str, str] | None = None) -> Any:
+    """Load the inventory, select hosts, run, render; exits non-zero as documented.
+
+    `confirm` is (what the run removes, what --check would show): without --yes or
+    --check the task stops there, once the inventory is read and before any host
+    is touched or the audit log written.
+    """
     from remediations import state
     from remediations.errors import RemediationError
-    from remediations.inventory import load_inventory
     from remediations.reporters import AuditLog
     from remediations.runner import RunOptions, run
 
     reporter = reporter_for(opts)
     try:
-        paths = opts.inventory or os.environ.get("REMEDIATIONS_INVENTORY", "")
-        if not paths:
-            raise fail(reporter, "no inventory: pass -i FILE or set REMEDIATIONS_INVENTORY")
-        inventory = load_inventory([p for p in paths.split(",") if p])
-        if opts.connection:
-            inventory = inventory.with_connection(opts.connection)
-        hosts = inventory.select(opts.limit or None)
+        hosts = selected_hosts(opts)
         options = RunOptions(
             forks=opts.forks, serial=_serial(opts.serial), timeout=opts.timeout, lock=lock,
-            max_fail_percentage=float(opts.max_fail_percentage) if opts.max_fail_percentage else None,
+            max_fail_percentage=_percentage(reporter, opts.max_fail_percentage),
         )
+        if confirm is not None:
+            needs_yes(opts, *confirm)
         ctx = state.start_run(opts.run_id or None, check=opts.check, diff=opts.diff)
+        audit = AuditLog(_writable(_audit_path(opts)))
     except (RemediationError, ValueError, OSError) as exc:
         raise fail(reporter, str(exc)) from None
-    audit = AuditLog(_audit_path(opts))
 
     def on_event(event: Any) -> None:
         reporter(event)
@@ -152,6 +283,45 @@ def run_remediation(opts: Common, remediation: Callable[..., Any], *, name: str,
     if report.exit_code:
         raise Exit(code=report.exit_code)
     return report
+
+
+def selected_hosts(opts: Common) -> list[Host]:
+    """The hosts of the inventory (-i, else $REMEDIATIONS_INVENTORY) that --limit selects.
+
+    Raises `RemediationError` (a bad inventory, a pattern matching nothing) or `Exit`.
+    """
+    from remediations.inventory import load_inventory
+
+    paths = opts.inventory or os.environ.get("REMEDIATIONS_INVENTORY", "")
+    if not paths:
+        raise fail(reporter_for(opts), "no inventory: pass -i FILE or set REMEDIATIONS_INVENTORY")
+    inventory = load_inventory([p for p in paths.split(",") if p])
+    if opts.connection:
+        inventory = inventory.with_connection(opts.connection)
+    return inventory.select(opts.limit or None)
+
+
+def _percentage(reporter: Any, text: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text.rstrip("%"))
+    except ValueError:
+        raise fail(reporter, f"--max-fail-percentage must be a number from 0 to 100, "
+                             f"got {text!r}") from None
+
+
+def _writable(path: Any) -> Any:
+    """`path`, once it can be appended to: a run must not act and then fail to audit."""
+    from remediations.errors import InvalidInput
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
+    if path.is_dir() or not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise InvalidInput(f"cannot write the audit log {path}: not a writable file")
+    return path
 
 
 def _serial(text: str) -> Any:

@@ -42,11 +42,14 @@ def start(c: Any, opts: Common, service: str = "") -> None:
 
 
 def stop(c: Any, opts: Common, service: str = "") -> None:
-    """Stop a service; already stopped is ok."""
-    from remediations.systemd import service_stopped
+    """Stop a service; already stopped is ok. A database needs --yes."""
+    from remediations.systemd import is_database, service_stopped
 
     unit = _unit(opts, service)
-    run_remediation(opts, functools.partial(service_stopped, unit=unit), name="service_stopped")
+    confirm = ((f"stopping {unit} takes a database down", "see what it would run")
+               if is_database(unit) else None)
+    run_remediation(opts, functools.partial(service_stopped, unit=unit), name="service_stopped",
+                    confirm=confirm)
 
 
 def status(c: Any, opts: Common, services: str = "") -> None:
@@ -66,10 +69,6 @@ def _address(opts: Common, address: str | None) -> str:
 
     if not address:
         raise fail(reporter_for(opts), "an address is required, e.g. block-ip 203.0.113.7")
-    if address in ("-h", "--help"):
-        # Invoke hands a task's own --help to a missing positional argument.
-        raise fail(reporter_for(opts), "usage: block-ip|unblock-ip ADDRESS [options]; "
-                   "for the options: invoke --help block-ip")
     return str(validated(opts, validate.ip_or_cidr, address))
 
 
@@ -98,11 +97,11 @@ def register(ns: Collection) -> None:
     """Add this area's tasks to `ns`."""
     ns.add_task(make_task(reload, name="reload", params=(_SERVICE,)))
     ns.add_task(make_task(start, name="start", params=(_SERVICE,)))
-    ns.add_task(make_task(stop, name="stop", params=(_SERVICE,)))
+    ns.add_task(make_task(stop, name="stop", params=(_SERVICE,),
+                          yes="for a database: confirm taking it down (not needed with --check)"))
     ns.add_task(make_task(status, name="status", params=(
         ("services", "", "comma-separated units, e.g. nginx,php8.2-fpm (default: the stack's)"),
     )))
     for body, name in ((block_ip, "block-ip"), (unblock_ip, "unblock-ip")):
-        task = make_task(body, name=name, params=(_ADDRESS,))
-        task.positional = ["address"]  # `block-ip 203.0.113.7` as well as `--address`
-        ns.add_task(task)
+        # `block-ip 203.0.113.7` as well as `--address`
+        ns.add_task(make_task(body, name=name, params=(_ADDRESS,), positional=("address",)))

@@ -20,7 +20,7 @@ from remediations.cli.options import (
 def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
             allow_database_restart: bool = False) -> None:
     """Restart a systemd service once per run, verified active with a new MainPID."""
-    from remediations.systemd import restart_allowed, service_running
+    from remediations.systemd import is_database, restart_allowed, service_running
 
     if not service:
         raise fail(reporter_for(opts), "--service is required, e.g. --service nginx")
@@ -29,7 +29,10 @@ def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
                       service)
     fn = functools.partial(service_running, unit=unit, restart=not start_only,
                            allow_database_restart=allow_database_restart)
-    run_remediation(opts, fn, name="service_running" if start_only else "service_restarted")
+    confirm = ((f"restarting {unit} drops every database connection", "see what it would run")
+               if allow_database_restart and not start_only and is_database(unit) else None)
+    run_remediation(opts, fn, name="service_running" if start_only else "service_restarted",
+                    confirm=confirm)
 
 
 def health(c: Any, opts: Common, url: str = "", field: str = "", value: str = "",
@@ -51,9 +54,11 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
     """Run a seed runbook (app-unresponsive, queue-backlog, disk-full, ...); verifies its end state."""
     from remediations import runbooks, validate
 
+    if name == "--list":
+        reporter_for(opts).listing("runbooks", runbooks.describe())
+        return
     if not name:
-        known = "\n".join(f"  {n:<20} {doc}" for n, doc in runbooks.describe().items())
-        raise fail(reporter_for(opts), f"name a runbook:\n{known}")
+        raise fail(reporter_for(opts), "name a runbook; `runbook --list` lists them")
     fn = validated(opts, runbooks.runbook, name)
     kwargs: dict[str, Any] = {}
     if name in runbooks.NEEDS_IP:
@@ -66,7 +71,18 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
             kwargs["backup_days"] = backup_days
     if name == "db-connection":
         kwargs["allow_database_restart"] = allow_database_restart
-    run_remediation(opts, functools.partial(fn, **kwargs), name=name)
+    run_remediation(opts, functools.partial(fn, **kwargs), name=name,
+                    confirm=_runbook_confirm(name, allow_database_restart))
+
+
+def _runbook_confirm(name: str, allow_database_restart: bool) -> tuple[str, str] | None:
+    if name == "disk-full":
+        return ("runbook disk-full truncates laravel.log and can remove old backups",
+                "see what it would remove")
+    if name == "db-connection" and allow_database_restart:
+        return ("runbook db-connection --allow-database-restart can restart the database",
+                "see what it would run")
+    return None
 
 
 def build_namespace() -> Collection:
@@ -79,7 +95,8 @@ def build_namespace() -> Collection:
         ("start_only", False, "only start it if it is not running; never restart"),
         ("allow_database_restart", False,
          "allow restarting a database (mysql, mariadb, postgresql, pgbouncer): a last resort"),
-    )))
+    ), yes="with --allow-database-restart: confirm restarting the database "
+           "(not needed with --check)"))
     ns.add_task(make_task(health, name="health", params=(
         ("url", "", "URL to check instead of the host's health_url"),
         ("field", "", "dotted JSON field that must be present, e.g. status"),
@@ -90,13 +107,15 @@ def build_namespace() -> Collection:
     ns.add_task(make_task(runbook, name="runbook", positional=("name",), params=(
         ("name", None, "the runbook: app-unresponsive, slow-response, queue-backlog, redis-down, "
                      "cache-issues, file-upload, disk-full, memory-exhaustion, "
-                     "rate-limit-breach, security-contain, db-connection"),
+                     "rate-limit-breach, security-contain, db-connection; "
+                     "`runbook --list` describes them"),
         ("ip", "", "address or CIDR to block (rate-limit-breach, security-contain)"),
         ("keep_lines", 1000, "disk-full: lines of laravel.log to keep"),
         ("max_percent", 80.0, "disk-full: usage the disk must fall below"),
         ("backup_days", -1, "disk-full: remove backups older than this many days (backup_root)"),
         ("allow_database_restart", False, "db-connection: restart the database as a last resort"),
-    )))
+    ), yes="disk-full, and db-connection with --allow-database-restart: confirm "
+           "(not needed with --check)"))
     for area in (services, laravel, workers, disk, docker, kubernetes):
         area.register(ns)
     register_smoke(ns)

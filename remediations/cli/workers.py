@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from invoke.collection import Collection
 
-from remediations.cli.options import Common, fail, make_task, reporter_for, run_remediation
-
-
-def _valid(opts: Common, check: Callable[[], Any]) -> Any:
-    """Validate user input before the inventory is read or any host is touched."""
-    from remediations.errors import InvalidInput
-
-    try:
-        return check()
-    except InvalidInput as exc:
-        raise fail(reporter_for(opts), str(exc)) from None
+from remediations.cli.options import Common, make_task, run_remediation, validated
 
 
 def _ids(text: str) -> list[str]:
@@ -31,7 +20,7 @@ def restart_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None
     """Restart a supervisor worker group once per run, verified RUNNING with new pids."""
     from remediations.supervisor import program_name, workers_restarted
 
-    group = _valid(opts, lambda: program_name(group, "group"))
+    group = validated(opts, lambda: program_name(group, "group"))
     run_remediation(opts, functools.partial(workers_restarted, group=group),
                     name="workers_restarted")
 
@@ -40,7 +29,7 @@ def start_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None:
     """Start the stopped processes of a supervisor group; verified RUNNING."""
     from remediations.supervisor import program_name, programs_running
 
-    chosen = _valid(opts, lambda: program_name(group, "group")) if group else None
+    chosen = validated(opts, lambda: program_name(group, "group")) if group else None
     run_remediation(opts, functools.partial(programs_running, group=chosen),
                     name="programs_running")
 
@@ -55,7 +44,7 @@ def scale_workers(c: Any, opts: Common, count: int = 0, program: str = "laravel-
             raise InvalidInput(f"--count must be 1-{MAX_NUMPROCS}, e.g. --count 4")
         return program_name(program)
 
-    name = _valid(opts, check)
+    name = validated(opts, check)
     run_remediation(opts, functools.partial(workers_scaled, numprocs=count, program=name),
                     name="workers_scaled")
 
@@ -71,7 +60,7 @@ def queue_length(c: Any, opts: Common, queue: str = "default", max: str = "") ->
             raise InvalidInput(f"--max must be a whole number, got {max!r}")
         return int(max) if max else None
 
-    limit = _valid(opts, check)
+    limit = validated(opts, check)
     run_remediation(opts, functools.partial(q.queue_length, queue=queue, max_length=limit),
                     name="queue_length", lock=False)
 
@@ -81,7 +70,7 @@ def wait_queue_drained(c: Any, opts: Common, queue: str = "default", wait: float
     from remediations import queue as q
     from remediations import validate
 
-    _valid(opts, lambda: (q.queue_name(queue), validate.positive_number(wait, "--wait")))
+    validated(opts, lambda: (q.queue_name(queue), validate.positive_number(wait, "--wait")))
     run_remediation(opts, functools.partial(q.queue_drained, queue=queue, timeout=wait),
                     name="queue_drained", lock=False)
 
@@ -91,7 +80,7 @@ def restart_queue(c: Any, opts: Common, group: str = "laravel-worker") -> None:
     from remediations.queue import queue_restarted
     from remediations.supervisor import program_name
 
-    chosen = _valid(opts, lambda: program_name(group, "group")) if group else None
+    chosen = validated(opts, lambda: program_name(group, "group")) if group else None
     run_remediation(opts, functools.partial(queue_restarted, group=chosen),
                     name="queue_restarted")
 
@@ -100,7 +89,7 @@ def retry_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
     """Push failed jobs back onto their queue (all, or --ids a,b); nothing failed = ok."""
     from remediations.queue import failed_jobs_retried
 
-    chosen = _valid(opts, lambda: _ids(ids)) if ids else None
+    chosen = validated(opts, lambda: _ids(ids)) if ids else None
     run_remediation(opts, functools.partial(failed_jobs_retried, ids=chosen),
                     name="failed_jobs_retried")
 
@@ -116,9 +105,11 @@ def forget_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
             raise InvalidInput("--ids is required, e.g. --ids 5f1e...,6a2b...")
         return chosen
 
-    chosen = _valid(opts, check)
+    chosen = validated(opts, check)
     run_remediation(opts, functools.partial(failed_jobs_forgotten, ids=chosen),
-                    name="failed_jobs_forgotten")
+                    name="failed_jobs_forgotten",
+                    confirm=("forget-failed-jobs deletes failed jobs",
+                             "list the jobs it would delete"))
 
 
 def redis_ping(c: Any, opts: Common, db: int = -1) -> None:
@@ -145,11 +136,12 @@ def delete_redis_keys(c: Any, opts: Common, key: str = "", pattern: str = "", db
         if not 1 <= count <= 100_000 or max_keys < 1 or db > 1024:
             raise InvalidInput("--count must be 1-100000, --max-keys positive, --db 0-1024")
 
-    _valid(opts, check)
+    validated(opts, check)
     fn = functools.partial(rds.redis_keys_deleted, key=key or None, pattern=pattern or None,
                            db=db if db >= 0 else None, count=count, allow_all=allow_all,
                            max_keys=max_keys)
-    run_remediation(opts, fn, name="redis_keys_deleted")
+    run_remediation(opts, fn, name="redis_keys_deleted",
+                    confirm=("delete-redis-keys deletes data", "list the keys it would delete"))
 
 
 def register(ns: Collection) -> None:
@@ -172,7 +164,8 @@ def register(ns: Collection) -> None:
     ns.add_task(make_task(retry_failed_jobs, name="retry-failed-jobs", params=(
         ("ids", "", "comma-separated failed-job ids (default: every failed job)"),)))
     ns.add_task(make_task(forget_failed_jobs, name="forget-failed-jobs", params=(
-        ("ids", "", "comma-separated failed-job ids to delete"),)))
+        ("ids", "", "comma-separated failed-job ids to delete"),),
+        yes="confirm deleting the jobs (not needed with --check)"))
     db = ("db", -1, "redis database number (default: inventory redis_db, else 0)")
     ns.add_task(make_task(redis_ping, name="redis-ping", params=(db,)))
     ns.add_task(make_task(delete_redis_keys, name="delete-redis-keys", params=(
@@ -182,4 +175,4 @@ def register(ns: Collection) -> None:
         ("count", 500, "SCAN COUNT hint: keys looked at per SCAN call"),
         ("allow_all", False, "allow a pattern made only of wildcards ('*')"),
         ("max_keys", 10_000, "refuse (delete nothing) when more keys than this match"),
-    )))
+    ), yes="confirm deleting the keys (not needed with --check)"))

@@ -49,6 +49,9 @@ def split_pattern(pattern: str) -> list[str]:
         terms = [pattern]
     else:
         terms = _TERM.findall(pattern)
+        # What no term took must be separators only: `~[` or `web[1` is a typo, not `all`.
+        if _TERM.sub("", pattern).strip(": \t"):
+            raise InventoryError(f"invalid host pattern {pattern!r}: unbalanced '[' or ']'")
     return [t.strip() for t in terms if t.strip()]
 
 

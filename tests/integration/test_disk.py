@@ -68,7 +68,7 @@ def stop_writer(host: Any) -> None:
 
 
 def truncate(cli: Any, *extra: str, connection: str = "ssh", rid: str = "") -> Any:
-    res = cli("truncate-log", "--path", LOG, "--keep-lines", str(KEEP), "-i", INV, "-l", "web1",
+    res = cli("truncate-log", "--path", LOG, "--keep-lines", str(KEEP), "--yes", "-i", INV, "-l", "web1",
               "--json", "--connection", connection, "--run-id", rid or run_id(), *extra)
     return res
 
@@ -161,7 +161,7 @@ def test_paths_outside_the_roots_are_rejected_before_any_host_is_touched(
     host = infra_host("web1")
     before = passwd_sha(host)
     audit = tmp_path / "audit.jsonl"
-    res = cli("truncate-log", "--path", path, "--keep-lines", "1", "-i", INV, "-l", "web",
+    res = cli("truncate-log", "--path", path, "--keep-lines", "1", "--yes", "-i", INV, "-l", "web",
               "--audit-log", str(audit))
     assert res.code == 1, res.stdout
     assert "outside the allowed roots" in res.stderr or "absolute path" in res.stderr \
@@ -175,7 +175,7 @@ def test_a_symlink_to_etc_passwd_is_refused_and_nothing_changes(cli: Any, evil_l
                                                                 connection: str) -> None:
     host = infra_host("web1")
     before = passwd_sha(host)
-    res = cli("truncate-log", "--path", evil_link, "--keep-lines", "1", "-i", INV, "-l", "web1",
+    res = cli("truncate-log", "--path", evil_link, "--keep-lines", "1", "--yes", "-i", INV, "-l", "web1",
               "--json", "--connection", connection)
     assert res.code == 2
     r = res.by_host()["web1"]
@@ -209,7 +209,7 @@ def listing(host: Any) -> list[str]:
 def test_old_backups_are_removed_exactly(cli: Any, backups: Any, connection: str) -> None:
     host = backups
     before = listing(host)
-    args = ["remove-old-files", "--root", BACKUPS, "--days", "7", "--pattern", "*.sql.gz",
+    args = ["remove-old-files", "--root", BACKUPS, "--days", "7", "--pattern", "*.sql.gz", "--yes",
             "-i", INV, "-l", "web1", "--json", "--connection", connection]
     old = [f"{BACKUPS}/db-1.sql.gz", f"{BACKUPS}/db-2.sql.gz", f"{BACKUPS}/sub/db-0.sql.gz"]
 
@@ -240,7 +240,7 @@ def test_old_backups_are_removed_exactly(cli: Any, backups: Any, connection: str
 
 def test_remove_old_files_refuses_a_root_outside_the_cleanup_roots(cli: Any, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
-    res = cli("remove-old-files", "--root", "/etc", "--days", "0", "-i", INV, "-l", "web",
+    res = cli("remove-old-files", "--root", "/etc", "--days", "0", "--yes", "-i", INV, "-l", "web",
               "--audit-log", str(audit))
     assert res.code == 1 and "outside the allowed roots" in res.stderr
     assert not audit.exists()

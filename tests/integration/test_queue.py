@@ -208,7 +208,7 @@ def test_failed_job_is_retried_then_forgotten(cli: Any, queue_hosts: dict[str, A
     # Back to work: the job fails again (same id) and is then forgotten for good.
     web1.run_expect([0], "supervisorctl start %s", f"{GROUP}:*")
     wait_for("the job to fail again", lambda: job in failed_ids(web1))
-    forget = ["forget-failed-jobs", "--ids", job, "-i", INV, "-l", "web1", "--json"]
+    forget = ["forget-failed-jobs", "--ids", job, "--yes", "-i", INV, "-l", "web1", "--json"]
     check = cli(*forget, "--check")
     assert check.by_host()["web1"]["commands"] == [f"{ARTISAN} queue:forget {job}"]
     assert job in failed_ids(web1)

@@ -68,7 +68,7 @@ def test_delete_keys_by_pattern(cli: Any, redis_hosts: dict[str, Any], connectio
         redis(host, "MSET", *[part for k in sorted(limited | kept) for part in (k, "1")])
         assert limited <= test_keys(host)
     pattern = f"{PREFIX}throttle:{connection}:*"
-    args = ["delete-redis-keys", "--pattern", pattern, "--db", DB, "-i", INV, "-l", "web",
+    args = ["delete-redis-keys", "--pattern", pattern, "--db", DB, "--yes", "-i", INV, "-l", "web",
             "--json", "--connection", connection]
 
     check = cli(*args, "--check")
@@ -106,7 +106,8 @@ def test_delete_one_key(cli: Any, redis_hosts: dict[str, Any], connection: str) 
     for host in redis_hosts.values():
         redis(host, "SET", key, "1")
         redis(host, "SET", f"{key}:other", "1")
-    args = ["delete-redis-keys", "--key", key, "--db", DB, "-i", INV, "-l", "web", "--json",
+    args = ["delete-redis-keys", "--key", key, "--db", DB, "--yes", "-i", INV, "-l", "web",
+            "--json",
             "--connection", connection]
     first = cli(*args)
     assert first.code == 0, first.stdout + first.stderr

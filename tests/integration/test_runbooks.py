@@ -141,7 +141,7 @@ def test_disk_full_truncates_the_log_keeping_its_tail(cli: Any, connection: str,
                                                       big_log_being_written: Any) -> None:
     web1 = big_log_being_written
     used_before = int(web1.check_output("df -P -B1 /srv/app | awk 'NR==2 {print $3}'"))
-    res, rid = runbook(cli, "disk-full", connection, "--keep-lines", "1000",
+    res, rid = runbook(cli, "disk-full", connection, "--yes", "--keep-lines", "1000",
                        "--max-percent", "99")
     assert res.code == 0, res.stdout + res.stderr
     assert steps(res)["laravel.log truncated"]["status"] == "changed"
@@ -160,7 +160,8 @@ def test_disk_full_truncates_the_log_keeping_its_tail(cli: Any, connection: str,
     assert numbers(web1.check_output(f"cat {LOG}"), "writer line")[-1] > later[0]
     used_after = int(web1.check_output("df -P -B1 /srv/app | awk 'NR==2 {print $3}'"))
     assert used_before - used_after > 150 * 1024 * 1024
-    again, _ = runbook(cli, "disk-full", connection, "--max-percent", "99", run_id=rid)
+    again, _ = runbook(cli, "disk-full", connection, "--yes", "--max-percent", "99",
+                       run_id=rid)
     assert again.code == 0 and again.by_host()["web1"]["status"] == "ok", again.stdout
 
 

@@ -111,7 +111,7 @@ def test_prune_lists_exactly_what_goes_removes_exactly_that_and_keeps_used_image
     assert a1 != a2 and b != b2
     args = ("--until", str(cutoff), "--label", scene.label)
 
-    check = dcli("docker-prune", host, *args, "--check")
+    check = dcli("docker-prune", host, "--yes", *args, "--check")
     assert check.code == 0, check.stderr
     c = one(check, host)
     assert c["status"] == "changed" and c["check"] is True, c
@@ -131,7 +131,7 @@ def test_prune_lists_exactly_what_goes_removes_exactly_that_and_keeps_used_image
     every = [a1, a2, b, b2, *stopped, keeper, newer]
     assert all(scene.exists(x) for x in every)      # check mode touched nothing
 
-    real = dcli("docker-prune", host, *args)
+    real = dcli("docker-prune", host, "--yes", *args)
     assert real.code == 0, real.stderr
     r = one(real, host)
     assert r["status"] == "changed", r
@@ -140,12 +140,12 @@ def test_prune_lists_exactly_what_goes_removes_exactly_that_and_keeps_used_image
     assert [x for x in every if not scene.exists(x)] == [a1, *stopped]
     assert scene.exists(b) and scene.exists(keeper)   # the used image stays, and its user
 
-    again = dcli("docker-prune", host, *args)
+    again = dcli("docker-prune", host, "--yes", *args)
     assert again.code == 0, again.stderr
     r2 = one(again, host)
     assert r2["status"] == "ok" and "kept 1 image(s) in use" in r2["message"], r2
     # A duration: nothing of this test is a day old.
-    day = dcli("docker-prune", host, "--until", "24h", "--label", scene.label, "--all-images")
+    day = dcli("docker-prune", host, "--yes", "--until", "24h", "--label", scene.label, "--all-images")
     assert one(day, host)["status"] == "ok"
 
 
@@ -156,11 +156,11 @@ def test_prune_all_images_takes_unused_tagged_ones_never_used_ones(
     b = scene.build("used")
     user = scene.container("used", run=True)
     args = ("--label", scene.label, "--all-images", "--no-containers")
-    check = one(dcli("docker-prune", host, *args, "--check"), host)
+    check = one(dcli("docker-prune", host, "--yes", *args, "--check"), host)
     assert [x["id"] for x in check["data"]["images"]] == [a]
     assert check["data"]["containers"] == [] and check["commands"] == [f"docker image rm {a}"]
     assert [k["id"] for k in check["data"]["kept"]] == [b]
-    real = one(dcli("docker-prune", host, *args), host)
+    real = one(dcli("docker-prune", host, "--yes", *args), host)
     assert real["status"] == "changed" and not scene.exists(a)
     assert scene.exists(b) and scene.exists(user)
 
@@ -170,12 +170,12 @@ def test_prune_volumes_only_when_asked(dcli: Any, host: str, scene: PruneScene) 
     name = f"remtest-{scene.value}"
     sh("docker", "volume", "create", "--label", scene.label, name)
     try:
-        plain = one(dcli("docker-prune", host, "--label", scene.label), host)
+        plain = one(dcli("docker-prune", host, "--yes", "--label", scene.label), host)
         assert plain["status"] == "ok" and plain["data"]["volumes"] == []
-        check = one(dcli("docker-prune", host, "--label", scene.label, "--volumes", "--check"), host)
+        check = one(dcli("docker-prune", host, "--yes", "--label", scene.label, "--volumes", "--check"), host)
         assert [v["id"] for v in check["data"]["volumes"]] == [name]
         assert check["commands"] == [f"docker volume rm {name}"]
-        real = one(dcli("docker-prune", host, "--label", scene.label, "--volumes"), host)
+        real = one(dcli("docker-prune", host, "--yes", "--label", scene.label, "--volumes"), host)
         assert real["status"] == "changed" and not scene.exists(name)
     finally:
         subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True)
@@ -240,15 +240,15 @@ def test_container_logs_cleared_in_place_once_per_run(dcli: Any) -> None:
     inode = os.stat(path).st_ino
     size = os.path.getsize(path)
     assert size > 0
-    check = one(dcli("clear-container-logs", host, "--container", "backend", "--check"), host)
+    check = one(dcli("clear-container-logs", host, "--yes", "--container", "backend", "--check"), host)
     assert check["status"] == "changed" and check["commands"][0] == f"truncate -s 0 -- {path}"
     assert os.path.getsize(path) >= size
     run_id = f"test-{uuid.uuid4().hex[:10]}"
-    res = dcli("clear-container-logs", host, "--container", "backend", "--run-id", run_id)
+    res = dcli("clear-container-logs", host, "--yes", "--container", "backend", "--run-id", run_id)
     r = one(res, host)
     assert r["status"] == "changed", r
     assert r["data"]["size_after"] < size and os.stat(path).st_ino == inode
-    again = one(dcli("clear-container-logs", host, "--container", "backend", "--run-id", run_id),
+    again = one(dcli("clear-container-logs", host, "--yes", "--container", "backend", "--run-id", run_id),
                 host)
     assert again["status"] == "ok" and "already cleared by this run" in again["message"]
     requests_logged(2)  # written again, and read by the engine
@@ -261,7 +261,7 @@ def test_container_logs_keep_lines_leaves_a_log_the_engine_still_reads(dcli: Any
     c = backend()
     path = c.attrs["LogPath"]
     requests_logged(30)
-    res = one(dcli("clear-container-logs", host, "--container", "backend", "--keep-lines", "5"),
+    res = one(dcli("clear-container-logs", host, "--yes", "--container", "backend", "--keep-lines", "5"),
               host)
     assert res["status"] == "changed", res
     with open(path, "rb") as fh:
@@ -269,7 +269,7 @@ def test_container_logs_keep_lines_leaves_a_log_the_engine_still_reads(dcli: Any
     assert len(kept) == 5 and all("GET /up" in json.loads(line)["log"] for line in kept), kept
     out = subprocess.run(["docker", "logs", c.name], capture_output=True, text=True, check=True)
     assert len((out.stdout + out.stderr).splitlines()) == 5  # the engine reads what is left
-    res2 = one(dcli("clear-container-logs", host, "--container", "backend", "--keep-lines", "5"),
+    res2 = one(dcli("clear-container-logs", host, "--yes", "--container", "backend", "--keep-lines", "5"),
                host)
     assert res2["status"] == "ok", res2
 
@@ -277,12 +277,12 @@ def test_container_logs_keep_lines_leaves_a_log_the_engine_still_reads(dcli: Any
 def test_container_logs_cleared_over_the_lab_ssh_host(dcli: Any) -> None:
     """The lab's ssh host sees the engine's files, as a real Docker host does."""
     requests_logged(10)
-    r = one(dcli("clear-container-logs", "dockerhost-ssh", "--container", "backend"),
+    r = one(dcli("clear-container-logs", "dockerhost-ssh", "--yes", "--container", "backend"),
             "dockerhost-ssh")
     assert r["status"] == "changed", r
     with open(backend().attrs["LogPath"], "rb") as fh:
         assert fh.read().strip() == b""
-    again = one(dcli("clear-container-logs", "dockerhost-ssh", "--container", "backend"),
+    again = one(dcli("clear-container-logs", "dockerhost-ssh", "--yes", "--container", "backend"),
                 "dockerhost-ssh")
     assert again["status"] == "ok", again
 
@@ -318,7 +318,7 @@ def ssh_host_with_engine_files(tmp_path: Any) -> Iterator[Any]:
 def test_container_logs_cleared_over_ssh_on_a_host_that_has_the_engines_files(
         cli: Any, ssh_host_with_engine_files: Any) -> None:
     def run(*args: str) -> dict[str, Any]:
-        argv = ["clear-container-logs", "--container", "remlab_backend_1", *args,
+        argv = ["clear-container-logs", "--container", "remlab_backend_1", "--yes", *args,
                 "-i", str(ssh_host_with_engine_files), "--json"]
         res = cli(*argv)
         return one(res, "dockerhost-files")
