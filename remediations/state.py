@@ -35,9 +35,7 @@ def start_run(run_id: str | None = None, *, check: bool = False, diff: bool = Fa
     """
     now = datetime.now(UTC)
     rid = validate.run_id(run_id) if run_id else new_run_id(now)
-    runs = (directory or state_dir()) / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    record = runs / f"{rid}.json"
+    record = _record(rid, directory)
     started = now
     try:
         fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -47,6 +45,35 @@ def start_run(run_id: str | None = None, *, check: bool = False, diff: bool = Fa
         with os.fdopen(fd, "w") as fh:
             json.dump({"run_id": rid, "started_at": now.isoformat()}, fh)
     return RunContext(rid, started, check=check, diff=diff)
+
+
+def _record(run_id: str, directory: Path | None = None) -> Path:
+    runs = (directory or state_dir()) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    return runs / f"{validate.run_id(run_id)}.json"
+
+
+def remember(run_id: str, key: str, value: Any, *, directory: Path | None = None) -> Any:
+    """Keep `value` under `key` in the run's record unless the run already holds one; return the kept one.
+
+    The first attempt of a run decides (the release each host was on before a rollback,
+    say); a resumed attempt gets that answer back, not what it finds now.
+    """
+    record = _record(run_id, directory)
+    with open(record, "a+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fh.seek(0)
+            text = fh.read()
+            data: dict[str, Any] = json.loads(text) if text.strip() else {"run_id": run_id}
+            kept = data.setdefault("memory", {}).setdefault(key, value)
+            fh.seek(0)
+            fh.truncate()
+            json.dump(data, fh, sort_keys=True, default=str)
+            fh.flush()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    return kept
 
 
 def append_jsonl(path: Path, entry: dict[str, Any]) -> None:
