@@ -33,6 +33,7 @@ from remediations.revisions import (
     controlled_replica_sets,
     equal_ignore_hash,
     history,
+    image_tag,
     images,
     meta,
     pick_revision,
@@ -44,8 +45,8 @@ from remediations.revisions import (
 from remediations.rollout import Call, Obj, Outcome, deployment_path, rollout_complete
 from remediations.target import Target
 
-__all__ = ["deployment_restarted", "deployment_rolled_back", "deployment_scaled", "image_set",
-           "rollout_complete"]
+__all__ = ["deployment_at_release", "deployment_releases", "deployment_restarted",
+           "deployment_rolled_back", "deployment_scaled", "image_set", "rollout_complete"]
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 ROLLED_BACK = "remediations.io/rolled-back"
@@ -246,14 +247,19 @@ def deployment_rolled_back(t: Target, *, to_revision: int | None = None,
     raise AssertionError("unreachable")
 
 
+def _revisions(cluster: Cluster, dep: Obj) -> list[Obj]:
+    """The ReplicaSets the Deployment controls, as `kubectl rollout history` orders them."""
+    selector = (dep.get("spec") or {}).get("selector")
+    rs_list = cluster.apps.list_namespaced_replica_set(
+        cluster.namespace, label_selector=selector_string(selector)).get("items", [])
+    return all_replica_sets(dep, controlled_replica_sets(dep, rs_list))
+
+
 def _roll_back(t: Target, cluster: Cluster, request: str, to_revision: int,
                release: str | None, timeout: float) -> Result:
     out = Outcome(t, "deployment_rolled_back")
     dep = cluster.read_deployment()
-    selector = (dep.get("spec") or {}).get("selector")
-    rs_list = cluster.apps.list_namespaced_replica_set(
-        cluster.namespace, label_selector=selector_string(selector)).get("items", [])
-    ordered = all_replica_sets(dep, controlled_replica_sets(dep, rs_list))
+    ordered = _revisions(cluster, dep)
     container = _container(cluster, dep, None)
     out.data.update(request=request, history_before=[r.to_dict() for r in history(ordered)],
                     from_revision=revision_of(dep),
@@ -292,3 +298,50 @@ def _roll_back(t: Target, cluster: Cluster, request: str, to_revision: int,
     if t.check:
         return out.result(Status.CHANGED, f"would roll back {what} (server-side dry run accepted)")
     return out.verified(timeout=timeout, done=f"rolled back {what}")
+
+
+# -- at a release ----------------------------------------------------------------------------
+
+def deployment_releases(t: Target) -> dict[str, Any]:
+    """What a rollback needs to know, read-only: the container, its image and tag now, and the
+    tags the revision history holds (`available`) plus the inventory's `releases` list.
+
+    Example: `deployment_releases(t)["current"]` -> `"v1.2.3"`.
+    """
+    cluster = cluster_of(t)
+    dep = cluster.read_deployment()
+    container = _container(cluster, dep, None)
+    image = container_image(template(dep), container) or ""
+    in_history = [image_tag(container_image(template(rs), container) or "") for rs in
+                  _revisions(cluster, dep)]
+    listed = t.var("releases") or []
+    if not isinstance(listed, list):
+        raise InvalidInput(f"{t.name}: `releases` must be a list of tags, got {listed!r}")
+    return {"deployment": cluster.deployment, "container": container, "image": image,
+            "current": image_tag(image), "history": sorted({r for r in in_history if r}),
+            "listed": [str(r) for r in listed]}
+
+
+def deployment_at_release(t: Target, release: str, *, timeout: float = 300.0) -> Result:
+    """The Deployment runs `release` (its container's image tag), rolled out.
+
+    Rolled back to the newest revision running that tag when the history has one (the
+    template of that day, as `kubectl rollout undo --to-revision`); otherwise, when the
+    inventory lists the tag in `releases`, the image is set to `<repository>:<release>`.
+    A tag in neither is refused: nothing tells that such an image exists.
+    Example: `deployment_at_release(t, "v1.2.2")`.
+    """
+    release = validate.release_tag(release)
+    facts = deployment_releases(t)
+    if release in facts["history"]:
+        return deployment_rolled_back(t, release=release, timeout=timeout)
+    if release in facts["listed"] and facts["image"]:
+        repository = facts["image"].split("@", 1)[0]
+        if image_tag(repository):
+            repository = repository.rsplit(":", 1)[0]
+        return image_set(t, f"{repository}:{release}", container=facts["container"],
+                         timeout=timeout)
+    return Result(t.name, "deployment_at_release", Status.FAILED,
+                  f"no revision of {facts['deployment']} runs {release} and the inventory's "
+                  f"`releases` does not list it (history: {', '.join(facts['history']) or 'none'})",
+                  check=t.check, data=facts)
