@@ -59,6 +59,8 @@ _EXPORTS = {
     "Cluster": "remediations.kube",
     "cluster_for": "remediations.kube",
     "deployment_restarted": "remediations.kubernetes",
+    "deployment_at_release": "remediations.kubernetes",
+    "deployment_releases": "remediations.kubernetes",
     "deployment_rolled_back": "remediations.kubernetes",
     "deployment_scaled": "remediations.kubernetes",
     "image_set": "remediations.kubernetes",
@@ -91,6 +93,18 @@ _EXPORTS = {
     "Status": "remediations.result",
     "Step": "remediations.result",
     "rollout_complete": "remediations.rollout",
+    "ReleaseMissing": "remediations.rollbacks",
+    "rollback": "remediations.rollbacks",
+    "rollback_hosts": "remediations.rollbacks",
+    "ReleaseFacts": "remediations.release_facts",
+    "release_current": "remediations.release",
+    "release_facts": "remediations.release_facts",
+    "release_history": "remediations.release_facts",
+    "ReleaseState": "remediations.release_kinds",
+    "at_release": "remediations.release_kinds",
+    "compose_at_release": "remediations.release_kinds",
+    "release_state": "remediations.release_kinds",
+    "target_kind": "remediations.release_kinds",
     "RunbookStep": "remediations.runbook_steps",
     "run_steps": "remediations.runbook_steps",
     "RUNBOOKS": "remediations.runbooks",
@@ -134,6 +148,9 @@ __all__ = [
     "NoHostsMatched",
     "NotFound",
     "Redactor",
+    "ReleaseFacts",
+    "ReleaseMissing",
+    "ReleaseState",
     "RemediationError",
     "Report",
     "Result",
@@ -148,9 +165,11 @@ __all__ = [
     "__version__",
     "apply",
     "artisan_argv",
+    "at_release",
     "caches_cleared",
     "caches_rebuilt",
     "cluster_for",
+    "compose_at_release",
     "compose_logs_saved",
     "compose_service_at_tag",
     "compose_service_restarted",
@@ -163,6 +182,8 @@ __all__ = [
     "container_restarted_above_memory",
     "container_stats",
     "database_reachable",
+    "deployment_at_release",
+    "deployment_releases",
     "deployment_restarted",
     "deployment_rolled_back",
     "deployment_scaled",
@@ -192,6 +213,12 @@ __all__ = [
     "queue_restarted",
     "redis_keys_deleted",
     "redis_pong",
+    "release_current",
+    "release_facts",
+    "release_history",
+    "release_state",
+    "rollback",
+    "rollback_hosts",
     "rollout_complete",
     "run",
     "run_steps",
@@ -206,6 +233,7 @@ __all__ = [
     "start_run",
     "storage_link_present",
     "storage_permissions",
+    "target_kind",
     "unit_state",
     "workers_restarted",
     "workers_scaled",
@@ -247,6 +275,8 @@ if TYPE_CHECKING:
     from remediations.inventory import Host, Inventory, load_inventory
     from remediations.kube import Cluster, cluster_for
     from remediations.kubernetes import (
+        deployment_at_release,
+        deployment_releases,
         deployment_restarted,
         deployment_rolled_back,
         deployment_scaled,
@@ -272,8 +302,18 @@ if TYPE_CHECKING:
     )
     from remediations.redact import Redactor
     from remediations.redis import redis_keys_deleted, redis_pong
+    from remediations.release import release_current
+    from remediations.release_facts import ReleaseFacts, release_facts, release_history
+    from remediations.release_kinds import (
+        ReleaseState,
+        at_release,
+        compose_at_release,
+        release_state,
+        target_kind,
+    )
     from remediations.report import Event, Report
     from remediations.result import Diff, Result, Status, Step
+    from remediations.rollbacks import ReleaseMissing, rollback, rollback_hosts
     from remediations.rollout import rollout_complete
     from remediations.runbook_steps import RunbookStep, run_steps
     from remediations.runbooks import RUNBOOKS

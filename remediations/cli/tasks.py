@@ -86,7 +86,7 @@ def _runbook_confirm(name: str, allow_database_restart: bool) -> tuple[str, str]
 
 
 def build_namespace() -> Collection:
-    from remediations.cli import disk, docker, kubernetes, laravel, services, workers
+    from remediations.cli import disk, docker, kubernetes, laravel, rollback, services, workers
     from remediations.cli.smoke import register as register_smoke
 
     ns = Collection()
@@ -116,7 +116,7 @@ def build_namespace() -> Collection:
         ("allow_database_restart", False, "db-connection: restart the database as a last resort"),
     ), yes="disk-full, and db-connection with --allow-database-restart: confirm "
            "(not needed with --check)"))
-    for area in (services, laravel, workers, disk, docker, kubernetes):
+    for area in (services, laravel, workers, disk, docker, kubernetes, rollback):
         area.register(ns)
     register_smoke(ns)
     return ns
