@@ -95,6 +95,16 @@ class BaseConnection:
             raise CommandFailed(result)
         return result
 
+    def run_batch(self, argvs: Sequence[Sequence[str]], *,
+                  timeout: float | None = None) -> list[CommandResult]:
+        """Run `argvs` in order in one round trip, stopping after the first that fails.
+
+        Returns the results of the commands that ran; none of them raises for its exit code.
+        """
+        from remediations.connections.batch import run_framed
+
+        return run_framed(argvs, lambda argv: self.run(argv, timeout=timeout, check=False))
+
     def _wrap(self, argv: tuple[str, ...]) -> tuple[str, ...]:
         """Prefix `sudo` when the inventory asks for become."""
         if not self.become:
