@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from remediations.connections.base import CommandResult
+from remediations.connections.batch import run_batch
 from remediations.errors import CommandFailed, CommandTimeout
 from remediations.result import Diff, Result, Status, Step
 from remediations.target import Target
@@ -21,10 +23,22 @@ class Verification:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A read-only command sent in the same round trip as the steps, right after them.
+
+    `judge` gets its answer and decides the verification (polling again if it must).
+    `apply(..., verify=Probe(show_argv(unit), judge))` acts and reads back in one trip.
+    """
+
+    argv: Sequence[str]
+    judge: Callable[[CommandResult], Verification]
+
+
 Verify = Callable[[], Verification]
 
 
-def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify | None,
+def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify | Probe | None,
           ok_message: str, action: str, done: str, diff: Diff | None = None,
           data: Mapping[str, Any] | None = None,
           on_failure: Callable[[], str] | None = None) -> Result:
@@ -47,17 +61,40 @@ def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify 
         return result(Status.OK, ok_message)
     if t.check:
         return result(Status.CHANGED, f"would {action}")
-    for step in steps:
-        try:
-            t.conn.run(step.argv)
-        except (CommandFailed, CommandTimeout) as exc:
-            evidence = str(exc)
-            if on_failure is not None:
-                evidence = f"{evidence}\n{on_failure()}"
-            return result(Status.FAILED, f"`{step.command}` failed", evidence.strip())
+    failed, evidence, answer = _act(t, steps, verify.argv if isinstance(verify, Probe) else None)
+    if failed is not None:
+        if on_failure is not None:
+            evidence = f"{evidence}\n{on_failure()}"
+        return result(Status.FAILED, f"`{failed.command}` failed", evidence.strip())
     if verify is None:
         return result(Status.CHANGED, done)
-    check = verify()
+    if isinstance(verify, Probe):
+        assert answer is not None
+        check = verify.judge(answer)
+    else:
+        check = verify()
     if not check.ok:
         return result(Status.FAILED, f"{done}, but {check.message}", check.evidence, check.data)
     return result(Status.CHANGED, f"{done}; {check.message}", extra=check.data)
+
+
+def _act(t: Target, steps: Sequence[Step],
+         probe: Sequence[str] | None) -> tuple[Step | None, str, CommandResult | None]:
+    """Run the steps, then the probe, in one round trip; the step that failed and why."""
+    if probe is None:
+        for step in steps:
+            try:
+                t.conn.run(step.argv)
+            except (CommandFailed, CommandTimeout) as exc:
+                return step, str(exc), None
+        return None, "", None
+    try:
+        ran = run_batch(t.conn, [*(s.argv for s in steps), probe])
+    except CommandTimeout as exc:
+        return steps[0], str(exc), None
+    for step, res in zip(steps, ran, strict=False):
+        if res.failed:
+            return step, str(CommandFailed(res)), None
+    if len(ran) <= len(steps):
+        return steps[len(ran) - 1] if ran else steps[0], "the host stopped answering", None
+    return None, "", ran[-1]

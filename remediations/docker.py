@@ -232,6 +232,9 @@ def engine_target(t: Target, eng: DockerEngine) -> Target:
 
 def engine(t: Target, *, timeout: int = DEFAULT_TIMEOUT) -> DockerEngine:
     """The Docker engine of the host `t`: the local engine, or the host's over SSH."""
+    from remediations import locks
+
+    locks.hold(t.conn)  # the engine is not `t.conn`: the host's lock must be taken first
     kind = t.host.connection
     if kind == "local":
         return _local(t, timeout)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from remediations.connections.base import Connection, sh
-from remediations.errors import HostLocked
+from remediations.connections.base import CommandResult, Connection, sh
+from remediations.connections.batch import run_batch
+from remediations.errors import CommandFailed, HostLocked
 from remediations.target import RunContext
 
 # /run/lock is a world-writable tmpfs on Debian/Ubuntu/RHEL: cleared by a reboot,
@@ -16,11 +18,12 @@ LOCK_DIR = "/run/lock/remediations.lock"
 STALE_AFTER = 3600.0
 
 # mkdir is atomic: exactly one run creates the directory. The owner line is written
-# after, so a reader may briefly see no owner: it is then treated as held.
+# after, so a reader may briefly see no owner: it is then treated as held. A held
+# lock exits 3, so a batch that begins with this script stops there.
 _ACQUIRE = (
     'if mkdir %s 2>/dev/null; then printf "%%s\\n" %s > %s/owner; echo ACQUIRED; else '
     'echo HELD; echo "owner=$(head -n1 %s/owner 2>/dev/null)"; echo "now=$(date +%%s)"; '
-    'echo "mtime=$(stat -c %%Y %s 2>/dev/null)"; fi'
+    'echo "mtime=$(stat -c %%Y %s 2>/dev/null)"; exit 3; fi'
 )
 _BREAK = "mv %s %s 2>/dev/null && rm -rf %s; true"
 _RELEASE = 'if [ "$(head -n1 %s/owner 2>/dev/null | cut -f1)" = %s ]; then rm -rf %s; fi'
@@ -43,16 +46,24 @@ def owner_line(run: RunContext) -> str:
     return "\t".join((run.run_id, datetime.now(UTC).isoformat(timespec="seconds"), run.user))
 
 
+def acquire_argv(run: RunContext, path: str = LOCK_DIR) -> list[str]:
+    """The command that takes the lock: prints ACQUIRED, or HELD and the holder (exit 3)."""
+    return sh(_ACQUIRE, path, owner_line(run), path, path, path)
+
+
 def acquire(conn: Connection, run: RunContext, *, path: str = LOCK_DIR,
-            stale_after: float = STALE_AFTER) -> None:
+            stale_after: float = STALE_AFTER, answer: str | None = None) -> None:
     """Take the host's lock for `run`, or raise `HostLocked` naming its holder.
 
     The same run id takes its own lock again (a resumed run); a lock older than
-    `stale_after` seconds is broken.
+    `stale_after` seconds is broken. `answer` is the output of `acquire_argv` when the
+    caller already sent it (in a batch with its first command).
     """
-    me = owner_line(run)
     for attempt in range(2):
-        out = conn.run(sh(_ACQUIRE, path, me, path, path, path), check=False).stdout
+        if attempt == 0 and answer is not None:
+            out = answer
+        else:
+            out = conn.run(acquire_argv(run, path), check=False).stdout
         lines = out.splitlines()
         if lines and lines[0] == "ACQUIRED":
             return
@@ -79,3 +90,96 @@ def _age(now: str, mtime: str) -> float | None:
         return float(now) - float(mtime)
     except ValueError:
         return None
+
+
+def hold(conn: object) -> None:
+    """Take the host's lock now if `conn` defers it to its first command (see below).
+
+    For a remediation about to reach the host some way other than `conn.run`.
+    """
+    take = getattr(conn, "hold_lock", None)
+    if take is not None:
+        take()
+
+
+class LockedConnection:
+    """A host's connection that takes the host's lock in the round trip of its first command.
+
+    Nothing reaches the host before the remediation's first command (or batch); that one
+    goes in the same script as the lock, after it, and only runs when the lock was taken.
+    A host held by another run raises `HostLocked` for that command and every later one.
+    Anything other than `run`/`run_batch` (the remediation reaching the host another way)
+    takes the lock first.
+    """
+
+    def __init__(self, conn: Connection, run: RunContext, *, stale_after: float = STALE_AFTER,
+                 path: str = LOCK_DIR) -> None:
+        self._conn = conn
+        self.name = conn.name
+        self._run = run
+        self._stale_after = stale_after
+        self._path = path
+        self._held = False
+        self._refused: HostLocked | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this run holds the host's lock through this connection."""
+        return self._held
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None,
+            check: bool = True) -> CommandResult:
+        if not self._pending():
+            return self._conn.run(argv, timeout=timeout, check=check)
+        (res,) = self._with_lock([argv], timeout)
+        if check and res.failed:
+            raise CommandFailed(res)
+        return res
+
+    def run_batch(self, argvs: Sequence[Sequence[str]], *,
+                  timeout: float | None = None) -> list[CommandResult]:
+        if not self._pending():
+            return run_batch(self._conn, argvs, timeout=timeout)
+        return self._with_lock(argvs, timeout)
+
+    def hold_lock(self) -> None:
+        """Take the lock now, before the remediation reaches the host some other way."""
+        if self._pending():
+            acquire(self._conn, self._run, path=self._path, stale_after=self._stale_after)
+            self._held = True
+
+    def release_lock(self, run: RunContext) -> None:
+        """Drop `run`'s lock if this connection took it; nothing is sent otherwise."""
+        if self._held:
+            self._held = False
+            release(self._conn, run, path=self._path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _pending(self) -> bool:
+        if self._refused is not None:
+            raise self._refused
+        return not self._held
+
+    def _with_lock(self, argvs: Sequence[Sequence[str]],
+                   timeout: float | None) -> list[CommandResult]:
+        lock, *rest = run_batch(self._conn, [acquire_argv(self._run, self._path), *argvs],
+                                timeout=timeout)
+        if lock.stdout.startswith("ACQUIRED"):
+            self._held = True
+            return rest
+        try:
+            # Held: by this run (a resumed one) or stale, it is still ours to take.
+            acquire(self._conn, self._run, path=self._path, stale_after=self._stale_after,
+                    answer=lock.stdout)
+        except HostLocked as exc:
+            self._refused = exc
+            raise
+        self._held = True
+        return run_batch(self._conn, argvs, timeout=timeout)
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._conn, name)
+        self.hold_lock()
+        return value

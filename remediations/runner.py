@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from remediations import locks
 from remediations.connections import connect as default_connect
 from remediations.connections.base import CommandResult, Connection
+from remediations.connections.batch import run_batch
 from remediations.errors import (
     CommandFailed,
     CommandTimeout,
@@ -111,6 +112,13 @@ class _Deadline:
         if left <= 0:
             raise CommandTimeout(" ".join(argv), 0)
         return self._conn.run(argv, timeout=min(timeout, left) if timeout else left, check=check)
+
+    def run_batch(self, argvs: Sequence[Sequence[str]], *,
+                  timeout: float | None = None) -> list[CommandResult]:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise CommandTimeout(" ".join(argvs[0]) if argvs else "", 0)
+        return run_batch(self._conn, argvs, timeout=min(timeout, left) if timeout else left)
 
     def close(self) -> None:
         self._conn.close()
@@ -224,16 +232,21 @@ def _run_host(remediation: Remediation, host: Host, ctx: RunContext, opts: RunOp
     except RemediationError as exc:
         return failed(str(exc))
     bounded = _Deadline(conn, time.monotonic() + opts.timeout)
-    target = Target(host, bounded, ctx)
     locked = opts.lock and not ctx.check
+    # A host's own lock goes with the remediation's first command (one round trip less);
+    # a connection with a lock of its own (a Deployment annotation) takes it up front.
+    folded = locked and getattr(conn, "acquire_lock", None) is None
+    reach: Connection = locks.LockedConnection(bounded, ctx, stale_after=opts.lock_stale_after) \
+        if folded else bounded
+    target = Target(host, reach, ctx)
     try:
-        if locked:
+        if locked and not folded:
             _acquire(bounded, ctx, opts.lock_stale_after)
         try:
             return remediation(target)
         finally:
             if locked:
-                _release_quietly(bounded, ctx)
+                _release_quietly(reach, ctx)
     except Unreachable as exc:
         return failed(str(exc), status=Status.UNREACHABLE)
     except HostLocked as exc:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from remediations import markers, validate
-from remediations.connections.base import Connection, check_argv
-from remediations.contract import Verification, apply
+from remediations.connections.base import CommandResult, Connection, check_argv
+from remediations.contract import Probe, Verification, apply
 from remediations.errors import InvalidInput
 from remediations.result import Diff, Result, Status, Step
 from remediations.target import Target
@@ -139,14 +139,17 @@ def wait_until(conn: Connection, unit: str, settled: Callable[[UnitState], bool]
 def wait_active(conn: Connection, unit: str, *, old_pid: int | None, timeout: float = 30.0,
                 interval: float = 0.5) -> UnitState:
     """Poll until the unit is active (with a MainPID other than `old_pid`) or time runs out."""
-    def settled(s: UnitState) -> bool:
-        if s.active_state == "failed":
-            return True  # it will not get better by waiting
-        if not s.active:
-            return False  # activating, or not yet picked up
-        return old_pid is None or s.main_pid == 0 or s.main_pid != old_pid
+    return wait_until(conn, unit, lambda s: active_settled(s, old_pid), timeout=timeout,
+                      interval=interval)
 
-    return wait_until(conn, unit, settled, timeout=timeout, interval=interval)
+
+def active_settled(s: UnitState, old_pid: int | None) -> bool:
+    """Whether waiting for `s` to become active (with a new MainPID) is over, either way."""
+    if s.active_state == "failed":
+        return True  # it will not get better by waiting
+    if not s.active:
+        return False  # activating, or not yet picked up
+    return old_pid is None or s.main_pid == 0 or s.main_pid != old_pid
 
 
 def _unusable(t: Target, name: str, state: UnitState) -> Result | None:
@@ -191,10 +194,13 @@ def service_running(t: Target, unit: str, *, restart: bool = False,
         return bad
     steps = plan_service_running(before, restart=restart, run_started=t.run.started_at)
     restarting = any(s.argv[1] == "restart" for s in steps)
+    old_pid = before.main_pid if restarting else None
 
-    def verify() -> Verification:
-        after = wait_active(t.conn, unit, old_pid=before.main_pid if restarting else None,
-                            timeout=verify_timeout)
+    def judge(read_back: CommandResult) -> Verification:
+        # The state read in the same round trip as the restart; poll only if it is not settled.
+        seen = parse_unit_state(unit, read_back.stdout) if read_back.succeeded else None
+        after = seen if seen is not None and active_settled(seen, old_pid) else wait_active(
+            t.conn, unit, old_pid=old_pid, timeout=verify_timeout)
         data = {"main_pid_before": before.main_pid, "main_pid": after.main_pid}
         if not after.active:
             return Verification(False, f"{unit} is {after.active_state} ({after.sub_state})",
@@ -212,7 +218,7 @@ def service_running(t: Target, unit: str, *, restart: bool = False,
         ok_msg = ""
     verb = "restart" if restarting else "start"
     after_text = f"{unit}: active (running), new MainPID" if restarting else f"{unit}: active"
-    return apply(t, name, steps, verify=verify, ok_message=ok_msg,
+    return apply(t, name, steps, verify=Probe(show_argv(unit), judge), ok_message=ok_msg,
                  action=f"{verb} {unit}", done=f"{verb}ed {unit}",
                  diff=Diff(before.describe(), after_text),
                  data={"unit": unit, "main_pid_before": before.main_pid},

@@ -67,7 +67,8 @@ def test_lock_taken_and_released_around_the_remediation(tmp_path: Path) -> None:
 
 def test_locked_host_is_skipped_and_touched_not(tmp_path: Path) -> None:
     conn = RecordingConnection("web1").on(
-        "mkdir", stdout="HELD\nowner=other-run\t2026-11-23T10:00:00+00:00\tops@ctl\nnow=100\nmtime=90\n")
+        "mkdir", stdout="HELD\nowner=other-run\t2026-11-23T10:00:00+00:00\tops@ctl\nnow=100\nmtime=90\n",
+        exit_code=3)
     report = run(changed, hosts(tmp_path, 1), connect=connector(web1=conn))
     (r,) = report
     assert r.status is Status.SKIPPED and "locked by run other-run since" in r.message
