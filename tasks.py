@@ -10,6 +10,7 @@ import sys
 
 from invoke import Collection, task
 
+from benchmarks.tasks import ns as bench_ns
 from lab.stack_tasks import ns as stack_ns
 from lab.tasks import ns as lab_ns
 from remediations.cli import build_namespace
@@ -31,5 +32,6 @@ def demo(c, service="nginx"):  # type: ignore[no-untyped-def]
 ns = build_namespace()
 ns.add_collection(lab_ns, "lab")
 ns.add_collection(stack_ns, "stack")
+ns.add_collection(bench_ns, "bench")
 ns.add_task(demo)
 __all__ = ["Collection", "ns"]

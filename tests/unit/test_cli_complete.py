@@ -32,7 +32,7 @@ from remediations.report import Report
 from remediations.runbooks import NEEDS_IP, RUNBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
-REPO_ONLY = ("lab.", "stack.", "demo")  # tasks.py's own: the lab and the demo
+REPO_ONLY = ("lab.", "stack.", "bench.", "demo")  # tasks.py's own: the lab, the benchmarks, the demo
 TASK_NAMES = sorted(build_namespace().task_names)
 
 # remediation -> (task, arguments that make the task run it). None: the task reaches it

@@ -1,0 +1,191 @@
+"""The bench hosts: N systemd containers from the lab's web image, sshd and nginx on loopback.
+
+The image adds to the lab's web image only what a benchmark needs: the queue workers
+(supervisor) and the scheduler timer are disabled, as nothing here exercises them and they
+are the biggest share of a host's memory; and a drop-in sets `StartLimitIntervalSec=0` on
+nginx and php-fpm, since repeated restarts would otherwise trip systemd's start limit
+(5 starts in 10 s). Everything else (nginx, php-fpm, redis, the Laravel releases, /up) is
+the lab host unchanged.
+
+    >>> fleet = Fleet()
+    >>> hosts = up(fleet, 10, print)       # rembench-1..10, ssh 127.0.0.1:40001..40010
+    >>> down(fleet, print)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import readiness
+from lab._run import STATE_DIR, LabError, Log, quiet, run
+from lab.build import build_images, image_id
+from lab.manage import SYSTEMD_FLAGS, LabHost, _ensure_ssh_key, ensure_engine
+
+LABEL = "remediations.bench"
+BENCH_REPO = "remediations-bench/web"
+BENCH_DIR = STATE_DIR / "bench"
+# Units the benchmarks never touch, disabled so 100 hosts fit in memory.
+DISABLED = ("supervisor.service", "laravel-scheduler.timer")
+# Units the benchmarks restart or reload many times in a row.
+UNLIMITED = ("nginx.service", "php8.2-fpm.service")
+
+__all__ = ["BENCH_DIR", "DISABLED", "UNLIMITED", "BenchHost", "Fleet", "down", "up"]
+
+
+# A bench host is described as a lab host is: name, container, ssh and http ports.
+BenchHost = LabHost
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A family of bench hosts: container prefix and port bases (clear of the lab's 2201.., 8001..)."""
+
+    prefix: str = "rembench"
+    ssh_base: int = 40000
+    http_base: int = 41000
+
+    @classmethod
+    def for_slot(cls, slot: int) -> Fleet:
+        """Slot 0: rembench-<i> on 40000+i / 41000+i; slot k: rembench<k>-<i>, 2000*k higher."""
+        base = 40000 + 2000 * slot
+        return cls(f"rembench{slot or ''}", base, base + 1000)
+
+    def hosts(self, count: int) -> tuple[BenchHost, ...]:
+        if not 1 <= count <= 999:
+            raise LabError(f"bench hosts: 1 to 999, got {count}")
+        return tuple(
+            BenchHost(f"bench{i}", f"{self.prefix}-{i}", self.ssh_base + i, self.http_base + i)
+            for i in range(1, count + 1)
+        )
+
+
+def _dockerfile(web_image: str) -> str:
+    dropin = "[Unit]\\nStartLimitIntervalSec=0\\n"
+    lines = [f"FROM {web_image}", f"RUN systemctl disable {' '.join(DISABLED)}"]
+    for unit in UNLIMITED:
+        where = f"/etc/systemd/system/{unit}.d"
+        lines.append(f"RUN mkdir -p {where} && printf '{dropin}' > {where}/bench-start-limit.conf")
+    return "\n".join(lines) + "\n"
+
+
+def build_image(log: Log = quiet) -> str:
+    """Build (once per content) the bench image FROM the lab's web image; return its tag."""
+    dockerfile = _dockerfile(build_images(log))
+    tag = f"{BENCH_REPO}:{hashlib.sha256(dockerfile.encode()).hexdigest()[:16]}"
+    if image_id(tag) is None:
+        log(f"building {tag}")
+        # No context: the Dockerfile comes on stdin. The legacy builder honours --network host.
+        run(["docker", "build", "--network", "host", "--label", f"{LABEL}=1", "-t", tag, "-"],
+            input_text=dockerfile, env={"DOCKER_BUILDKIT": "0"}, timeout=600)
+    return tag
+
+
+def _running(fleet: Fleet) -> dict[str, str]:
+    """Container name -> image of this fleet's running containers."""
+    out = run(["docker", "ps", "--filter", f"label={LABEL}.fleet={fleet.prefix}",
+               "--format", "{{.Names}} {{.Image}}"]).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def _start(host: BenchHost, image: str, key: Path, fleet: Fleet) -> None:
+    run(["docker", "rm", "-f", host.container], check=False, timeout=120)
+    run(["docker", "run", "-d", "--name", host.container, "--hostname", host.name,
+         "--label", f"{LABEL}=1", "--label", f"{LABEL}.fleet={fleet.prefix}",
+         *SYSTEMD_FLAGS, "--stop-timeout", "10",
+         # Loopback only: nothing here may be reached on another address.
+         "-p", f"127.0.0.1:{host.ssh_port}:22", "-p", f"127.0.0.1:{host.http_port}:80",
+         "-v", f"{key.with_suffix('.pub')}:/root/.ssh/authorized_keys:ro", image],
+        timeout=180)
+
+
+def _wait(host: BenchHost, key: Path, timeout: float) -> None:
+    readiness.wait_ssh(key, host.ssh_port, timeout=timeout)
+    readiness.wait_http(host.health_url, timeout=timeout)
+
+
+def up(fleet: Fleet, count: int, log: Log = quiet, *, timeout: float = 300) -> tuple[BenchHost, ...]:
+    """Leave `count` bench hosts running, each answering ssh and /up; return them.
+
+    Hosts already running from the current image are kept; missing or outdated ones are
+    (re)created, in parallel. Hosts beyond `count` are left as they are.
+    """
+    ensure_engine(log)
+    image = build_image(log)
+    key = _ensure_ssh_key(log)
+    hosts = fleet.hosts(count)
+    running = _running(fleet)
+    todo = [h for h in hosts if running.get(h.container) != image]
+    started = time.monotonic()
+    if todo:
+        log(f"starting {len(todo)} bench host(s) from {image}")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda h: _start(h, image, key, fleet), todo))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda h: _wait(h, key, timeout), hosts))
+    log(f"{count} bench host(s) answer ssh and /up ({time.monotonic() - started:.0f} s)")
+    return hosts
+
+
+def down(fleet: Fleet, log: Log = quiet) -> int:
+    """Remove every container of `fleet`; return how many."""
+    out = run(["docker", "ps", "-a", "--filter", f"label={LABEL}.fleet={fleet.prefix}",
+               "--format", "{{.Names}}"]).stdout.split()
+    for start in range(0, len(out), 20):
+        batch = out[start:start + 20]
+        log(f"removing {', '.join(batch)}")
+        run(["docker", "rm", "-f", *batch], timeout=300)
+    return len(out)
+
+
+def init_pids(hosts: Sequence[BenchHost]) -> dict[str, int]:
+    """Host name -> the host PID of its container's init, to read its files from here."""
+    out = run(["docker", "inspect", "--format", "{{.Name}} {{.State.Pid}}",
+               *[h.container for h in hosts]]).stdout
+    by_container = {name.lstrip("/"): int(pid) for name, pid in
+                    (line.split() for line in out.splitlines())}
+    return {h.name: by_container[h.container] for h in hosts}
+
+
+def write_inventories(hosts: Sequence[BenchHost], key: Path, directory: Path) -> dict[str, Path]:
+    """The same hosts for every tool: Ansible YAML, pyinfra inventory.py, a Fabric host list."""
+    directory.mkdir(parents=True, exist_ok=True)
+    count = len(hosts)
+    ansible = {
+        "all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(key),
+                "ansible_host_key_checking": False,
+                "ansible_ssh_common_args": "-o UserKnownHostsFile=/dev/null",
+                "app_path": "/srv/app/current",
+                "app_user": "www-data",
+                "php_fpm_service": "php8.2-fpm",
+            },
+            "children": {"bench": {"hosts": {
+                h.name: {"ansible_host": "127.0.0.1", "ansible_port": h.ssh_port,
+                         "health_url": h.health_url}
+                for h in hosts
+            }}},
+        }
+    }
+    paths = {
+        "ansible": directory / f"inventory-{count}.yml",
+        "pyinfra": directory / f"pyinfra_inventory_{count}.py",
+        "fabric": directory / f"fabric-hosts-{count}.txt",
+    }
+    # JSON is YAML: one writer, no YAML dumper quirks.
+    paths["ansible"].write_text(json.dumps(ansible, indent=1) + "\n")
+    data = {"ssh_user": "root", "ssh_key": str(key), "ssh_known_hosts_file": "/dev/null",
+            "ssh_strict_host_key_checking": "off"}
+    rows = ",\n".join(
+        f"    ({h.name!r}, {{**_DATA, 'ssh_hostname': '127.0.0.1', 'ssh_port': {h.ssh_port}}})"
+        for h in hosts)
+    paths["pyinfra"].write_text(f"_DATA = {data!r}\nbench = [\n{rows},\n]\n")
+    paths["fabric"].write_text("".join(f"127.0.0.1:{h.ssh_port}\n" for h in hosts))
+    return paths

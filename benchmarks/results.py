@@ -1,0 +1,226 @@
+"""benchmarks/RESULTS.md: the machine, the versions, the exact commands, the table, the notes."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lab._run import REPO_ROOT
+
+from . import hosts, tools
+from .suite import Outcome, Run, medians
+
+__all__ = ["extras", "machine", "render", "versions"]
+
+_MIB = 1 << 20
+_LABELS = {
+    "library": "remediations (invoke)",
+    "ansible": "ansible-playbook (stock)",
+    "ansible-cp": "ansible-playbook (pipelining + ControlPersist, warm)",
+    "pyinfra": "pyinfra",
+    "fabric": "raw Fabric ThreadingGroup",
+}
+
+
+def _out(argv: list[str]) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except OSError:
+        return "not installed"
+    return (proc.stdout or proc.stderr).strip().splitlines()[0] if (proc.stdout or proc.stderr) \
+        else "?"
+
+
+def machine() -> dict[str, str]:
+    """Cores, RAM, kernel, CPU model."""
+    import psutil
+
+    model = next((line.split(":", 1)[1].strip() for line in
+                  open("/proc/cpuinfo").read().splitlines() if line.startswith("model name")), "?")
+    return {"cpu": model, "cores": str(os.cpu_count()),
+            "ram": f"{psutil.virtual_memory().total / (1 << 30):.1f} GiB",
+            "kernel": f"{platform.system()} {platform.release()}",
+            "docker": _out(["docker", "version", "--format", "{{.Server.Version}}"])}
+
+
+def _dist(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def versions() -> dict[str, str]:
+    """Python and every tool the benchmark runs, with this library's commit."""
+    pyinfra_python = tools.pyinfra_python()
+    probe = ("import importlib.metadata as m; "
+             "print(m.version('pyinfra'), m.version('paramiko'))")
+    pyinfra, pyinfra_paramiko = [*_out([pyinfra_python, "-c", probe]).split(), "?", "?"][:2]
+    commit = _out(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
+    return {
+        "python": platform.python_version(),
+        "remediations": f"{_dist('remediations')} (commit {commit})",
+        "ansible-core": _dist("ansible-core"),
+        "pyinfra": f"{pyinfra} (own venv, with paramiko {pyinfra_paramiko})"
+        if pyinfra_python != sys.executable else pyinfra,
+        "fabric": _dist("fabric"),
+        "invoke": _dist("invoke"),
+        "paramiko": _dist("paramiko"),
+        "openssh": _out(["ssh", "-V"]),
+    }
+
+
+def extras(log: Callable[[str], None]) -> dict[str, Any]:
+    """The start-up and inventory measurements of `benchmarks.startup` / `inventory_load`."""
+    found: dict[str, Any] = {}
+    for name in ("startup", "inventory_load"):
+        module = f"benchmarks.{name}"
+        if importlib.util.find_spec(module) is None:
+            found[name] = {"skipped": f"{module} is not there yet"}
+            continue
+        log(f"measuring {module}")
+        try:
+            found[name] = dict(importlib.import_module(module).measure())
+        except Exception as exc:  # noqa: BLE001 - reported in RESULTS.md, never hidden
+            found[name] = {"failed": f"{type(exc).__name__}: {exc}"}
+    return found
+
+
+def _ratio(value: float, floor: float) -> str:
+    if math.isnan(value) or math.isnan(floor) or floor <= 0:
+        return "-"
+    return f"{value / floor:.2f}×"
+
+
+def _rows(outcome: Outcome, count: int, scenario: str) -> list[str]:
+    by_tool = {t: [r for r in outcome.runs if (r.count, r.scenario, r.tool) == (count, scenario, t)]
+               for t in outcome.plan.tools}
+    floor_wall, floor_mem = medians(by_tool.get("fabric", []))
+    rows = []
+    for tool, runs in by_tool.items():
+        if not runs:
+            continue
+        wall, mem = medians(runs)
+        good = [r.wall_s for r in runs if r.ok]
+        spread = f"{min(good):.2f}–{max(good):.2f}" if good else "-"
+        rows.append(f"| {_LABELS.get(tool, tool)} | {len(good)}/{len(runs)} | "
+                    f"{'-' if math.isnan(wall) else f'{wall:.2f}'} | {spread} | "
+                    f"{'-' if math.isnan(mem) else f'{mem / _MIB:.0f}'} | "
+                    f"{_ratio(wall, floor_wall)} | {_ratio(mem, floor_mem)} |")
+    return rows
+
+
+def _failures(runs: list[Run]) -> list[str]:
+    return [f"- N={r.count} {r.scenario} round {r.round} {r.tool}: {r.problem}"
+            for r in runs if not r.ok]
+
+
+def _extras_lines(found: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, data in found.items():
+        text = ", ".join(f"{k}: {v}" for k, v in data.items())
+        lines.append(f"- `benchmarks/{name}.py`: {text}")
+    return lines
+
+
+def render(outcome: Outcome, mach: dict[str, str], vers: dict[str, str],
+           found: dict[str, Any], commands_note: str = "") -> str:
+    """The whole of RESULTS.md."""
+    plan = outcome.plan
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(outcome.started))
+    took = (outcome.finished - outcome.started) / 60
+    out = [
+        "# Benchmark results",
+        "",
+        f"Generated by `invoke bench` on {when} ({took:.0f} min): N = "
+        f"{', '.join(map(str, plan.counts))} hosts, {plan.repeats} timed runs per tool after "
+        f"{plan.warmup} untimed warm-up round(s), tools alternating within each round. "
+        "Wall time is the whole process, start to exit; memory is the peak of the summed RSS "
+        f"of every process the tool started (sampled every {plan.interval * 1000:.0f} ms, in a "
+        "memory cgroup made for the run, so daemonized ssh masters count). Medians over the "
+        "runs that succeeded; ratios are to raw Fabric's median in the same table. Timings "
+        "are never asserted in tests.",
+        "",
+        "## Machine and versions",
+        "",
+        *[f"- {k}: {v}" for k, v in {**mach, **vers}.items()],
+        "",
+        "## Results",
+        "",
+    ]
+    for count in plan.counts:
+        if count in outcome.skipped:
+            out += [f"### N = {count}", "", f"Not measured: {outcome.skipped[count]}.", ""]
+            continue
+        for scenario in plan.scenarios:
+            rows = _rows(outcome, count, scenario)
+            if not rows:
+                continue
+            out += [f"### N = {count}, {scenario}", "",
+                    "| tool | runs ok | median wall s | min–max s | median peak MiB "
+                    "| wall vs Fabric | memory vs Fabric |",
+                    "|---|---|---|---|---|---|---|", *rows, ""]
+    failures = _failures(outcome.runs)
+    out += ["## Failed runs", "", *(failures or ["None: every timed run exited 0 and its "
+                                                 "effect was checked on every host."]), ""]
+    out += ["## Start-up and inventory", "", *_extras_lines(found), ""]
+    out += ["## Exact commands", "",
+            "N is the host count (forks = N everywhere); the inventories list the same "
+            "hosts, key, user (root) and ports for every tool, host-key checking off.", ""]
+    for scenario, cmds in outcome.commands.items():
+        out += [f"### {scenario}", "", "```sh", *cmds.values(), "```", ""]
+    if commands_note:
+        out += [commands_note, ""]
+    out += ["## What each scenario does and checks", "", *_NOTES.splitlines(), ""]
+    if outcome.host_memory:
+        out += [f"Memory of one bench host, measured as MemAvailable's drop when the first "
+                f"hosts started: about {outcome.host_memory / _MIB:.0f} MiB.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+_NOTES = f"""\
+- **Hosts**: containers `rembench-<i>` with systemd as PID 1 (the lab's run flags), from
+  the lab's web image with {', '.join(hosts.DISABLED)} disabled (nothing here uses them) and a
+  systemd drop-in `StartLimitIntervalSec=0` on {', '.join(hosts.UNLIMITED)}: repeated
+  restarts would otherwise trip systemd's start limit (5 starts in 10 s). sshd on
+  127.0.0.1:40000+i, nginx on 127.0.0.1:41000+i; nginx, php-fpm, redis and the Laravel
+  releases as on the lab hosts.
+- **Every run is checked** from this machine through `/proc/<container init>/root`, and
+  counts only if it exited 0 and: restart — every host's nginx master PID changed;
+  no-op — every PID is unchanged; caches — no config cache is left (each run starts with
+  `config:cache` done, untimed); rollback — `current` points at releases/v1.2.2 (each run
+  starts on v1.2.3; afterwards the hosts are put back untimed: the library by its own
+  `rollback --release v1.2.3`, the others by the same shell switch).
+- **restart**: the library inspects (unit state, MainPID), takes its lock, restarts,
+  verifies active with a new MainPID, writes the audit log. Ansible and pyinfra restart
+  and run `systemctl is-active`; pyinfra also reads its systemd facts first. Fabric runs
+  `systemctl restart nginx && systemctl is-active nginx`.
+- **noop**: the library's `start` (inspect, nothing to do, `ok`); Ansible `state: started`
+  and pyinfra `running=True` (each reads state, does nothing) plus `is-active`; Fabric only
+  `systemctl is-active nginx`.
+- **caches**: the library reads which caches exist and clears only those (config, route,
+  view, event files, the redis store), verifies the files are gone; the others run
+  `artisan optimize:clear` as www-data (clears all, verifies nothing beyond exit 0).
+- **rollback**: the library reads every host first (the release must exist), switches
+  atomically (`ln -sfn` + `mv -T`), rebuilds config/route/view caches in the release,
+  reloads php-fpm, `queue:restart`, verifies `/up` serves 1.2.2 from this machine and
+  php-fpm is active, marks v1.2.3 bad and appends to the release history, audit log. The
+  others do `ln -sfn` + `mv -T`, `systemctl reload php8.2-fpm` and check
+  `curl /up` on the host reports 1.2.2: no cache rebuild, no queue restart, no lock, no
+  record, and nothing read before acting (a missing release is found only by the curl).
+- **Ansible stock** uses ansible-core's defaults, whose ssh args already include
+  `ControlPersist=60s`; each stock run gets a fresh ControlPath directory, so its
+  connections are cold as a first run's, and its masters are closed after the run
+  (untimed). **Ansible tuned** adds `pipelining` and `ControlPersist=600s`, warmed by the
+  warm-up round: its masters live outside the timed run and its memory.
+- pyinfra runs from its own virtualenv when it is not importable here (its paramiko pin
+  differs from this library's): started the same way, a fresh `python -m pyinfra`."""

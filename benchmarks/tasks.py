@@ -1,0 +1,106 @@
+"""Invoke tasks for the benchmarks; the repo's tasks.py mounts them as `bench.*`.
+
+invoke bench                                   # = bench.run: N = 10,50,100, 5 runs, every scenario and tool
+invoke bench --hosts 10 --scenarios restart --repeats 3 --output /tmp/R.md
+invoke bench.up --hosts 10 | bench.down
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from lab._run import REPO_ROOT, LabError
+
+from . import hosts as fleet_hosts
+from . import results, suite
+from . import tools as tool_table
+
+RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
+
+
+def _fleet() -> fleet_hosts.Fleet:
+    """This lab slot's bench hosts (`REMEDIATIONS_LAB_SLOT`, as the lab and the stack)."""
+    return fleet_hosts.Fleet.for_slot(int(os.environ.get("REMEDIATIONS_LAB_SLOT", "0") or 0))
+
+
+def _progress(line: str) -> None:
+    print(f"bench: {line}", file=sys.stderr, flush=True)
+
+
+def _names(value: str, known: tuple[str, ...], option: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise Exit(f"error: {option} takes a comma-separated subset of {','.join(known)}; "
+                   f"got {value!r}", code=1)
+    return names
+
+
+def _counts(value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        counts = ()
+    if not counts or any(not 1 <= n <= 999 for n in counts):
+        raise Exit(f"error: --hosts takes host counts 1-999, e.g. 10,50,100; got {value!r}",
+                   code=1)
+    return counts
+
+
+@task(default=True, help={
+    "hosts": "host counts to measure, comma-separated (default 10,50,100)",
+    "repeats": "timed runs per tool, scenario and N (default 5)",
+    "warmup": "untimed rounds before the timed ones (default 1)",
+    "scenarios": f"comma-separated subset of {','.join(tool_table.SCENARIOS)} (default all)",
+    "tools": f"comma-separated subset of {','.join(tool_table.TOOLS)} (default all)",
+    "output": "where to write the results table (default benchmarks/RESULTS.md)",
+    "json": "also print every run and the summary as one JSON object on stdout",
+})
+def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
+          scenarios: str = ",".join(tool_table.SCENARIOS),
+          tools: str = ",".join(tool_table.TOOLS),
+          output: str = str(RESULTS_MD), json_: bool = False) -> None:
+    """Time this library, ansible-playbook, pyinfra and raw Fabric on N bench hosts; write RESULTS.md."""
+    if repeats < 1 or warmup < 0:
+        raise Exit("error: --repeats must be at least 1 and --warmup at least 0", code=1)
+    plan = suite.Plan(counts=_counts(hosts), repeats=repeats, warmup=warmup,
+                      scenarios=_names(scenarios, tool_table.SCENARIOS, "--scenarios"),
+                      tools=_names(tools, tool_table.TOOLS, "--tools"), fleet=_fleet())
+    try:
+        outcome = suite.run_suite(plan, _progress)
+    except LabError as exc:
+        raise Exit(f"error: bench failed: {exc}", code=1) from exc
+    found = results.extras(_progress)
+    mach, vers = results.machine(), results.versions()
+    Path(output).write_text(results.render(outcome, mach, vers, found))
+    _progress(f"wrote {output}")
+    if json_:
+        print(json.dumps({"machine": mach, "versions": vers, "extras": found,
+                          **outcome.as_dict()}, indent=1))
+
+
+@task(help={"hosts": "how many bench hosts to leave running (default 10)"})
+def up(c: Context, hosts_: int = 10) -> None:
+    """Start bench hosts rembench-1..N (ssh 127.0.0.1:40000+i, http 41000+i) and wait for them."""
+    try:
+        fleet_hosts.up(_fleet(), hosts_, _progress)
+    except LabError as exc:
+        raise Exit(f"error: bench.up failed: {exc}", code=1) from exc
+
+
+@task
+def down(c: Context) -> None:
+    """Remove every bench host container (images are kept)."""
+    removed = fleet_hosts.down(_fleet(), _progress)
+    _progress(f"removed {removed} bench host(s)")
+
+
+ns = Collection("bench", run, up, down)
