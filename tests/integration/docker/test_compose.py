@@ -40,10 +40,17 @@ def engine() -> Any:
     return docker.from_env()
 
 
+def containers(service: str | None = None, *, all: bool = False) -> list[Any]:
+    """The containers of this lab slot's compose project (of one service), read directly."""
+    labels = [f"com.docker.compose.project={stack.PROJECT}"]
+    if service:
+        labels.append(f"com.docker.compose.service={service}")
+    return engine().containers.list(all=all, filters={"label": labels})  # type: ignore[no-any-return]
+
+
 def backend() -> dict[str, Any]:
     """`docker inspect` of the backend container, read independently of the library."""
-    found = engine().containers.list(all=True, filters={"label": [
-        "com.docker.compose.project=remlab", "com.docker.compose.service=backend"]})
+    found = containers("backend", all=True)
     assert len(found) == 1, found
     return found[0].attrs  # type: ignore[no-any-return]
 
@@ -110,7 +117,7 @@ def test_check_mode_is_exact_and_touches_nothing(dcli: Any, host: str) -> None:
     after = backend()
     assert (after["Id"], after["State"]["StartedAt"]) == (before["Id"], before["State"]["StartedAt"])
     assert after["Config"]["Image"] == "remediations-lab/app:v1.2.3"
-    workers = engine().containers.list(filters={"label": "com.docker.compose.service=worker"})
+    workers = containers("worker")
     assert [w.status for w in workers] == ["running"]
 
 
@@ -134,7 +141,7 @@ def test_backend_to_v122_and_back_without_needless_recreates(dcli: Any, host: st
     assert r2["status"] == "ok" and "already runs remediations-lab/app:v1.2.2" in r2["message"]
     assert backend()["Id"] == at_122["Id"]  # no recreate
     # the worker was left alone (--no-deps, one service)
-    worker = engine().containers.list(filters={"label": "com.docker.compose.service=worker"})[0]
+    worker = containers("worker")[0]
     assert worker.attrs["Config"]["Image"] == "remediations-lab/app:v1.2.3"
 
     back = dcli("compose-tag", host, "--service", "backend", "--tag", "v1.2.3")
@@ -217,7 +224,7 @@ def test_container_killed_mid_restart_fails_with_its_logs(dcli: Any, host: str) 
 def test_stop_and_start_a_service_to_free_resources(dcli: Any, host: str) -> None:
     stop = dcli("compose-stop", host, "--services", "worker")
     assert stop.code == 0 and one(stop, host)["status"] == "changed", stop.stdout
-    worker = engine().containers.list(all=True, filters={"label": "com.docker.compose.service=worker"})
+    worker = containers("worker", all=True)
     assert [w.status for w in worker] == ["exited"]
     again = dcli("compose-stop", host, "--services", "worker")
     assert one(again, host)["status"] == "ok"
@@ -262,8 +269,7 @@ def test_compose_logs_saved_once_per_run_on_the_docker_host(dcli: Any, host: str
 
 @pytest.mark.parametrize("host", HOSTS)
 def test_full_stack_restart_once_per_run(dcli: Any, host: str) -> None:
-    before = {c.name: c.id for c in engine().containers.list(
-        filters={"label": "com.docker.compose.project=remlab"})}
+    before = {c.name: c.id for c in containers()}
     run_id = rid()
     started = time.monotonic()
     res = dcli("compose-restart-stack", host, "--run-id", run_id)
@@ -272,13 +278,11 @@ def test_full_stack_restart_once_per_run(dcli: Any, host: str) -> None:
     assert r["status"] == "changed", r
     assert [c.split(" --project-directory ")[1] for c in r["commands"][:2]] == [
         f"{stack.PROJECT_DIR} down", f"{stack.PROJECT_DIR} up -d"]
-    after = {c.name: c for c in engine().containers.list(
-        filters={"label": "com.docker.compose.project=remlab"})}
+    after = {c.name: c for c in containers()}
     assert set(after) == set(before) and all(after[n].id != before[n] for n in before)
     assert all(c.attrs["State"]["Health"]["Status"] == "healthy" for c in after.values())
     print(f"{host}: stack down/up/healthy in {time.monotonic() - started:.1f}s", file=sys.stderr)
     again = dcli("compose-restart-stack", host, "--run-id", run_id)
     r2 = one(again, host)
     assert r2["status"] == "ok" and "already restarted by this run" in r2["message"], r2
-    assert {c.name: c.id for c in engine().containers.list(
-        filters={"label": "com.docker.compose.project=remlab"})} == {n: c.id for n, c in after.items()}
+    assert {c.name: c.id for c in containers()} == {n: c.id for n, c in after.items()}
