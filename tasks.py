@@ -16,17 +16,22 @@ from lab.tasks import ns as lab_ns
 from remediations.cli import build_namespace
 
 LAB_INVENTORY = "inventories/lab.yml"
+LAB_RELEASE = "v1.2.3"  # the web hosts' current release (lab/images/web)
 
 
-@task(help={"service": "the unit the demo restarts (default nginx)"})
-def demo(c, service="nginx"):  # type: ignore[no-untyped-def]
-    """The main job on the lab: bring it up, restart a service on every web host, check health."""
+@task(help={"service": "the unit the demo restarts (default nginx)",
+            "release": "the release the demo rolls back to, then forward from (default v1.2.2)"})
+def demo(c, service="nginx", release="v1.2.2"):  # type: ignore[no-untyped-def]
+    """The main job on the lab: restart a service on every web host, roll back and forward, check."""
     from lab import manage
 
     manage.up(lambda line: print(line, file=sys.stderr))
     inv = f"-i {LAB_INVENTORY} -l web"
-    c.run(f"{sys.executable} -m invoke restart --service {service} {inv}", pty=False)
-    c.run(f"{sys.executable} -m invoke health {inv} --field status --value ok", pty=False)
+    invoke = f"{sys.executable} -m invoke"
+    c.run(f"{invoke} restart --service {service} {inv}", pty=False)
+    c.run(f"{invoke} rollback --release {release} --serial 1 {inv}", pty=False)
+    c.run(f"{invoke} rollback --release {LAB_RELEASE} --serial 1 {inv}", pty=False)
+    c.run(f"{invoke} health {inv} --field status --value ok", pty=False)
 
 
 ns = build_namespace()
