@@ -7,13 +7,14 @@
         assert smoke_host.service("php8.2-fpm").is_running
         assert health().ok
 
-    python -m pytest tests/smoke --remediations-inventory inventories/production.yml -l web1
+    python -m pytest tests/smoke --remediations-inventory inventories/production.yml --remediations-limit web1
 
 Options: `--remediations-inventory FILE[,FILE]` (else `$REMEDIATIONS_INVENTORY`, else the ini
 option `remediations_inventory`), `--remediations-limit PATTERN`,
 `--remediations-connection ssh|docker|local`, and for the `remediate` fixture
 `--remediations-check` (report what would change, touch nothing), `--remediations-run-id`,
-`--remediations-timeout`; `--remediations-results FILE` is what `invoke smoke` reads. Fixtures: `remediations_inventory`, `inventory_host`, `smoke_host` (pytest-testinfra),
+`--remediations-timeout`; `--remediations-results FILE` is what `invoke smoke` reads.
+Fixtures: `remediations_inventory`, `inventory_host`, `smoke_host` (pytest-testinfra),
 `health`, `remediate`, `remediations_run`.
 
 It costs nothing when unused: every pytest run loads it, so the library is imported only
