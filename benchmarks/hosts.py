@@ -152,6 +152,15 @@ def init_pids(hosts: Sequence[BenchHost]) -> dict[str, int]:
     return {h.name: by_container[h.container] for h in hosts}
 
 
+def inventory_files(directory: Path, count: int) -> dict[str, Path]:
+    """Where `write_inventories` puts the inventories of `count` hosts."""
+    return {
+        "ansible": directory / f"inventory-{count}.yml",
+        "pyinfra": directory / f"pyinfra_inventory_{count}.py",
+        "fabric": directory / f"fabric-hosts-{count}.txt",
+    }
+
+
 def write_inventories(hosts: Sequence[BenchHost], key: Path, directory: Path) -> dict[str, Path]:
     """The same hosts for every tool: Ansible YAML, pyinfra inventory.py, a Fabric host list."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -174,11 +183,7 @@ def write_inventories(hosts: Sequence[BenchHost], key: Path, directory: Path) ->
             }}},
         }
     }
-    paths = {
-        "ansible": directory / f"inventory-{count}.yml",
-        "pyinfra": directory / f"pyinfra_inventory_{count}.py",
-        "fabric": directory / f"fabric-hosts-{count}.txt",
-    }
+    paths = inventory_files(directory, count)
     # JSON is YAML: one writer, no YAML dumper quirks.
     paths["ansible"].write_text(json.dumps(ansible, indent=1) + "\n")
     data = {"ssh_user": "root", "ssh_key": str(key), "ssh_known_hosts_file": "/dev/null",

@@ -49,7 +49,9 @@ def machine() -> dict[str, str]:
     return {"cpu": model, "cores": str(os.cpu_count()),
             "ram": f"{psutil.virtual_memory().total / (1 << 30):.1f} GiB",
             "kernel": f"{platform.system()} {platform.release()}",
-            "docker": _out(["docker", "version", "--format", "{{.Server.Version}}"])}
+            "docker": _out(["docker", "version", "--format", "{{.Server.Version}}"]),
+            "load average (1, 5, 15 min) when written": " ".join(
+                open("/proc/loadavg").read().split()[:3])}
 
 
 def _dist(name: str) -> str:
@@ -66,6 +68,10 @@ def versions() -> dict[str, str]:
              "print(m.version('pyinfra'), m.version('paramiko'))")
     pyinfra, pyinfra_paramiko = [*_out([pyinfra_python, "-c", probe]).split(), "?", "?"][:2]
     commit = _out(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "remediations"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    if dirty:
+        commit += " plus uncommitted changes in remediations/"
     return {
         "python": platform.python_version(),
         "remediations": f"{_dist('remediations')} (commit {commit})",
@@ -133,8 +139,8 @@ def _extras_lines(found: dict[str, Any]) -> list[str]:
 
 
 def render(outcome: Outcome, mach: dict[str, str], vers: dict[str, str],
-           found: dict[str, Any], commands_note: str = "") -> str:
-    """The whole of RESULTS.md."""
+           found: dict[str, Any], notes: str = "") -> str:
+    """The whole of RESULTS.md; `notes`: why a run was stopped or anything else to say."""
     plan = outcome.plan
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(outcome.started))
     took = (outcome.finished - outcome.started) / 60
@@ -150,6 +156,10 @@ def render(outcome: Outcome, mach: dict[str, str], vers: dict[str, str],
         "runs that succeeded; ratios are to raw Fabric's median in the same table. Timings "
         "are never asserted in tests.",
         "",
+        *([f"Scenarios run only up to some N (time budget): "
+           f"{', '.join(f'{k} at N ≤ {v}' for k, v in plan.up_to.items())}.", ""]
+          if plan.up_to else []),
+        *([notes, ""] if notes else []),
         "## Machine and versions",
         "",
         *[f"- {k}: {v}" for k, v in {**mach, **vers}.items()],
@@ -169,17 +179,25 @@ def render(outcome: Outcome, mach: dict[str, str], vers: dict[str, str],
                     "| tool | runs ok | median wall s | min–max s | median peak MiB "
                     "| wall vs Fabric | memory vs Fabric |",
                     "|---|---|---|---|---|---|---|", *rows, ""]
+            done = {r.round for r in outcome.runs if (r.count, r.scenario) == (count, scenario)}
+            if len(done) < plan.repeats:
+                out += [f"Only {len(done)} of {plan.repeats} rounds were done "
+                        f"({notes or 'the run was stopped'}).", ""]
+        missing = [s for s in plan.scenarios_for(count) if not any(
+            (r.count, r.scenario) == (count, s) for r in outcome.runs)]
+        if missing and count not in outcome.skipped:
+            out += [f"### N = {count}, {', '.join(missing)}", "",
+                    f"Not measured ({notes or 'the run was stopped'}).", ""]
     failures = _failures(outcome.runs)
     out += ["## Failed runs", "", *(failures or ["None: every timed run exited 0 and its "
                                                  "effect was checked on every host."]), ""]
     out += ["## Start-up and inventory", "", *_extras_lines(found), ""]
     out += ["## Exact commands", "",
-            "N is the host count (forks = N everywhere); the inventories list the same "
-            "hosts, key, user (root) and ports for every tool, host-key checking off.", ""]
+            "Shown for the largest N measured; for another N only the count (forks = N "
+            "everywhere) and the directory differ. The inventories list the same hosts, key, "
+            "user (root) and ports for every tool, host-key checking off.", ""]
     for scenario, cmds in outcome.commands.items():
         out += [f"### {scenario}", "", "```sh", *cmds.values(), "```", ""]
-    if commands_note:
-        out += [commands_note, ""]
     out += ["## What each scenario does and checks", "", *_NOTES.splitlines(), ""]
     if outcome.host_memory:
         out += [f"Memory of one bench host, measured as MemAvailable's drop when the first "

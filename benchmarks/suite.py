@@ -40,6 +40,10 @@ class Plan:
     fleet: hosts.Fleet = field(default_factory=hosts.Fleet)
     interval: float = 0.01
     warmup: int = 1  # untimed rounds first: page cache, ansible's warm ControlMasters
+    up_to: dict[str, int] = field(default_factory=dict)  # scenario -> largest N to run it on
+
+    def scenarios_for(self, count: int) -> tuple[str, ...]:
+        return tuple(s for s in self.scenarios if count <= self.up_to.get(s, count))
 
 
 @dataclass
@@ -104,16 +108,37 @@ def _close_masters(control_dir: Path) -> None:
     shutil.rmtree(control_dir, ignore_errors=True)
 
 
+def paths_for(plan: Plan, count: int) -> tools.Paths:
+    """Where N = `count`'s inventories and inputs are written (`hosts.write_inventories`)."""
+    work = hosts.BENCH_DIR / f"{plan.fleet.prefix}-n{count}"
+    files = hosts.inventory_files(work, count)
+    return tools.Paths(work, files["ansible"], files["pyinfra"], files["fabric"], ssh_key_path())
+
+
+def commands(plan: Plan, count: int) -> dict[str, dict[str, str]]:
+    """Scenario -> tool -> the exact command line, at N = `count`."""
+    fresh = Path("/tmp/rembench-cp-XXXXXXXX")  # stock ansible: a new directory every run
+    return {scenario: {t: tools.invocation(t, scenario, count, paths_for(plan, count),
+                                           fresh if t == "ansible" else None).display
+                       for t in plan.tools}
+            for scenario in plan.scenarios_for(count)}
+
+
+def load_runs(path: Path) -> list[Run]:
+    """The runs an earlier `invoke bench` appended to `path` (one JSON object a line)."""
+    import json
+
+    return [Run(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
 class _Bench:
     """One N: its hosts, inputs and the checks around every run."""
 
     def __init__(self, plan: Plan, count: int, log: Log) -> None:
         self.plan, self.count, self.log = plan, count, log
         self.hosts = hosts.up(plan.fleet, count, log)
-        work = hosts.BENCH_DIR / f"{plan.fleet.prefix}-n{count}"
-        files = hosts.write_inventories(self.hosts, ssh_key_path(), work)
-        self.paths = tools.Paths(work, files["ansible"], files["pyinfra"], files["fabric"],
-                                 ssh_key_path())
+        self.paths = paths_for(plan, count)
+        hosts.write_inventories(self.hosts, self.paths.key, self.paths.work)
         tools.write_inputs(self.paths)
         self.init = hosts.init_pids(self.hosts)
 
@@ -206,29 +231,36 @@ def run_suite(plan: Plan, log: Log, *, on_run: Callable[[Run], None] | None = No
             log(f"skipping N={count}: {reason}")
             outcome.skipped[count] = reason
             continue
-        free_before = _mem_available()
-        bench = _Bench(plan, count, log)
-        if count > running:
-            time.sleep(5)  # let the new hosts settle before judging their memory
-            started = count - running
-            if running == 0:
-                outcome.host_memory = max(0, (free_before - _mem_available()) // started)
-            running = count
-        for scenario in plan.scenarios:
-            outcome.commands[scenario] = {
-                t: tools.invocation(t, scenario, count, bench.paths).display for t in plan.tools}
-        for scenario in plan.scenarios:
-            for i in range(plan.warmup + plan.repeats):
-                round_ = max(0, i - plan.warmup + 1)
-                for tool in plan.tools:
-                    run = bench.once(tool, scenario, round_)
-                    _say(log, run, plan.repeats)
-                    if round_:
-                        outcome.runs.append(run)
-                        if on_run:
-                            on_run(run)
+        try:
+            running = _measure_count(plan, count, running, outcome, log, on_run)
+        except LabError as exc:  # the other counts may still be measured
+            log(f"N={count} stopped: {exc}")
+            outcome.skipped[count] = f"stopped: {str(exc).splitlines()[0]}"
     outcome.finished = time.time()
     return outcome
+
+
+def _measure_count(plan: Plan, count: int, running: int, outcome: Outcome, log: Log,
+                   on_run: Callable[[Run], None] | None) -> int:
+    free_before = _mem_available()
+    bench = _Bench(plan, count, log)
+    if count > running:
+        time.sleep(5)  # let the new hosts settle before judging their memory
+        if running == 0:
+            outcome.host_memory = max(0, (free_before - _mem_available()) // count)
+        running = count
+    outcome.commands.update(commands(plan, count))
+    for scenario in plan.scenarios_for(count):
+        for i in range(plan.warmup + plan.repeats):
+            round_ = max(0, i - plan.warmup + 1)
+            for tool in plan.tools:
+                run = bench.once(tool, scenario, round_)
+                _say(log, run, plan.repeats)
+                if round_:
+                    outcome.runs.append(run)
+                    if on_run:
+                        on_run(run)
+    return running
 
 
 def medians(runs: Sequence[Run]) -> tuple[float, float]:

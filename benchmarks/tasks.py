@@ -7,9 +7,12 @@ invoke bench.up --hosts 10 | bench.down
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from invoke.collection import Collection
@@ -44,6 +47,17 @@ def _names(value: str, known: tuple[str, ...], option: str) -> tuple[str, ...]:
     return names
 
 
+def _up_to(value: str) -> dict[str, int]:
+    limits: dict[str, int] = {}
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        name, _, count = item.partition("=")
+        if name not in tool_table.SCENARIOS or not count.isdigit():
+            raise Exit(f"error: --up-to takes scenario=N pairs, e.g. caches=10; got {item!r}",
+                       code=1)
+        limits[name] = int(count)
+    return limits
+
+
 def _counts(value: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(v) for v in value.split(",") if v.strip())
@@ -55,6 +69,36 @@ def _counts(value: str) -> tuple[int, ...]:
     return counts
 
 
+def _measured(plan: suite.Plan) -> suite.Outcome:
+    log = fleet_hosts.BENCH_DIR / f"runs-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+
+    def keep(one: suite.Run) -> None:  # every run on disk at once: a crash loses none
+        with log.open("a") as fh:
+            fh.write(json.dumps(dataclasses.asdict(one)) + "\n")
+
+    _progress(f"every run is appended to {log}")
+    try:
+        return suite.run_suite(plan, _progress, on_run=keep)
+    except LabError as exc:
+        raise Exit(f"error: bench failed: {exc}", code=1) from exc
+
+
+def _replayed(plan: suite.Plan, path: Path) -> suite.Outcome:
+    try:
+        runs = suite.load_runs(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise Exit(f"error: --runs {path}: {exc}", code=1) from exc
+    outcome = suite.Outcome(plan, runs=runs, started=path.stat().st_ctime,
+                            finished=path.stat().st_mtime)
+    stamp = path.stem.removeprefix("runs-")
+    with contextlib.suppress(ValueError):
+        outcome.started = time.mktime(time.strptime(stamp, "%Y%m%dT%H%M%S"))  # local time
+    for count in plan.counts:
+        outcome.commands.update(suite.commands(plan, count))
+    return outcome
+
+
 @task(default=True, help={
     "hosts": "host counts to measure, comma-separated (default 10,50,100)",
     "repeats": "timed runs per tool, scenario and N (default 5)",
@@ -63,24 +107,27 @@ def _counts(value: str) -> tuple[int, ...]:
     "tools": f"comma-separated subset of {','.join(tool_table.TOOLS)} (default all)",
     "output": "where to write the results table (default benchmarks/RESULTS.md)",
     "json": "also print every run and the summary as one JSON object on stdout",
+    "up_to": "run a scenario only up to some N, e.g. caches=10,rollback=50 (default: every N)",
+    "runs": "measure nothing: write RESULTS.md from the runs-*.jsonl an earlier run appended "
+            "(give it the same options)",
+    "note": "a sentence for RESULTS.md, e.g. why a run was stopped",
 })
 def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
           scenarios: str = ",".join(tool_table.SCENARIOS),
           tools: str = ",".join(tool_table.TOOLS),
-          output: str = str(RESULTS_MD), json_: bool = False) -> None:
+          output: str = str(RESULTS_MD), json_: bool = False, up_to: str = "",
+          runs: str = "", note: str = "") -> None:
     """Time this library, ansible-playbook, pyinfra and raw Fabric on N bench hosts; write RESULTS.md."""
     if repeats < 1 or warmup < 0:
         raise Exit("error: --repeats must be at least 1 and --warmup at least 0", code=1)
     plan = suite.Plan(counts=_counts(hosts), repeats=repeats, warmup=warmup,
                       scenarios=_names(scenarios, tool_table.SCENARIOS, "--scenarios"),
-                      tools=_names(tools, tool_table.TOOLS, "--tools"), fleet=_fleet())
-    try:
-        outcome = suite.run_suite(plan, _progress)
-    except LabError as exc:
-        raise Exit(f"error: bench failed: {exc}", code=1) from exc
+                      tools=_names(tools, tool_table.TOOLS, "--tools"), fleet=_fleet(),
+                      up_to=_up_to(up_to))
+    outcome = _replayed(plan, Path(runs)) if runs else _measured(plan)
     found = results.extras(_progress)
     mach, vers = results.machine(), results.versions()
-    Path(output).write_text(results.render(outcome, mach, vers, found))
+    Path(output).write_text(results.render(outcome, mach, vers, found, note))
     _progress(f"wrote {output}")
     if json_:
         print(json.dumps({"machine": mach, "versions": vers, "extras": found,
