@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from remediations.connections.base import CommandResult, Connection, sh
 from remediations.connections.batch import run_batch
-from remediations.errors import CommandFailed, HostLocked
+from remediations.errors import CommandFailed, HostLocked, Unreachable
 from remediations.target import RunContext
 
 # /run/lock is a world-writable tmpfs on Debian/Ubuntu/RHEL: cleared by a reboot,
@@ -120,6 +120,7 @@ class LockedConnection:
         self._stale_after = stale_after
         self._path = path
         self._held = False
+        self._sent = False  # the lock script went out: the lock may be ours even if no answer came
         self._refused: HostLocked | None = None
 
     @property
@@ -149,9 +150,13 @@ class LockedConnection:
             self._held = True
 
     def release_lock(self, run: RunContext) -> None:
-        """Drop `run`'s lock if this connection took it; nothing is sent otherwise."""
-        if self._held:
-            self._held = False
+        """Drop `run`'s lock if this connection may have taken it; nothing is sent otherwise.
+
+        After a batch that timed out or lost the host, whether the lock was taken is
+        unknown; releasing is safe either way (only this run's own lock is removed).
+        """
+        if self._held or (self._sent and self._refused is None):
+            self._held = self._sent = False
             release(self._conn, run, path=self._path)
 
     def close(self) -> None:
@@ -164,8 +169,13 @@ class LockedConnection:
 
     def _with_lock(self, argvs: Sequence[Sequence[str]],
                    timeout: float | None) -> list[CommandResult]:
-        lock, *rest = run_batch(self._conn, [acquire_argv(self._run, self._path), *argvs],
-                                timeout=timeout)
+        self._sent = True
+        try:
+            lock, *rest = run_batch(self._conn, [acquire_argv(self._run, self._path), *argvs],
+                                    timeout=timeout)
+        except Unreachable:
+            self._sent = False  # never reached it (or lost it): a release would only wait again
+            raise
         if lock.stdout.startswith("ACQUIRED"):
             self._held = True
             return rest

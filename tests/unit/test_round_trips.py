@@ -75,3 +75,16 @@ def test_check_mode_reads_only(tmp_path: Path) -> None:
     assert result.status is Status.CHANGED and result.message.startswith("would restart")
     assert kinds(conn) == ["show"] and conn.round_trips == 1
 
+
+
+def test_a_first_command_that_times_out_still_releases_the_lock(tmp_path: Path) -> None:
+    from remediations.errors import CommandTimeout
+
+    def slow(argv: tuple[str, ...]) -> Any:
+        raise CommandTimeout("sleep 30", 2)
+
+    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
+    conn.on(r"^systemctl show", reply=slow)
+    result = run_on(conn, tmp_path, restart=True)
+    assert result.status is Status.FAILED and "did not finish within 2s" in result.message
+    assert kinds(conn) == ["lock", "show", "unlock"]
