@@ -8,7 +8,7 @@ nginx and php-fpm, since repeated restarts would otherwise trip systemd's start 
 the lab host unchanged.
 
     >>> fleet = Fleet()
-    >>> hosts = up(fleet, 10, print)       # rembench-1..10, ssh 127.0.0.1:40001..40010
+    >>> hosts = up(fleet, 10, print)       # rembench-1..10, ssh 127.0.0.1:20001..20010
     >>> down(fleet, print)
 """
 
@@ -47,13 +47,15 @@ class Fleet:
     """A family of bench hosts: container prefix and port bases (clear of the lab's 2201.., 8001..)."""
 
     prefix: str = "rembench"
-    ssh_base: int = 40000
-    http_base: int = 41000
+    # Below the kernel's ephemeral range (32768-60999): there a port may be taken at any
+    # moment by an outgoing connection, and `docker run -p` fails with "address in use".
+    ssh_base: int = 20000
+    http_base: int = 21000
 
     @classmethod
     def for_slot(cls, slot: int) -> Fleet:
-        """Slot 0: rembench-<i> on 40000+i / 41000+i; slot k: rembench<k>-<i>, 2000*k higher."""
-        base = 40000 + 2000 * slot
+        """Slot 0: rembench-<i> on 20000+i / 21000+i; slot k: rembench<k>-<i>, 2000*k higher."""
+        base = 20000 + 2000 * slot
         return cls(f"rembench{slot or ''}", base, base + 1000)
 
     def hosts(self, count: int) -> tuple[BenchHost, ...]:
@@ -87,21 +89,29 @@ def build_image(log: Log = quiet) -> str:
 
 
 def _running(fleet: Fleet) -> dict[str, str]:
-    """Container name -> image of this fleet's running containers."""
+    """Container name -> settings label of this fleet's running containers."""
     out = run(["docker", "ps", "--filter", f"label={LABEL}.fleet={fleet.prefix}",
-               "--format", "{{.Names}} {{.Image}}"]).stdout
+               "--format", f'{{{{.Names}}}} {{{{.Label "{LABEL}.spec"}}}}']).stdout
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
-def _start(host: BenchHost, image: str, key: Path, fleet: Fleet) -> None:
-    run(["docker", "rm", "-f", host.container], check=False, timeout=120)
-    run(["docker", "run", "-d", "--name", host.container, "--hostname", host.name,
-         "--label", f"{LABEL}=1", "--label", f"{LABEL}.fleet={fleet.prefix}",
-         *SYSTEMD_FLAGS, "--stop-timeout", "10",
-         # Loopback only: nothing here may be reached on another address.
-         "-p", f"127.0.0.1:{host.ssh_port}:22", "-p", f"127.0.0.1:{host.http_port}:80",
-         "-v", f"{key.with_suffix('.pub')}:/root/.ssh/authorized_keys:ro", image],
-        timeout=180)
+def _args(host: BenchHost, image: str, key: Path, fleet: Fleet) -> list[str]:
+    return ["--name", host.container, "--hostname", host.name,
+            "--label", f"{LABEL}=1", "--label", f"{LABEL}.fleet={fleet.prefix}",
+            *SYSTEMD_FLAGS, "--stop-timeout", "10",
+            # Loopback only: nothing here may be reached on another address.
+            "-p", f"127.0.0.1:{host.ssh_port}:22", "-p", f"127.0.0.1:{host.http_port}:80",
+            "-v", f"{key.with_suffix('.pub')}:/root/.ssh/authorized_keys:ro", image]
+
+
+def _spec(args: list[str]) -> str:
+    """The settings as a label: change a port or the image, get a new container."""
+    return hashlib.sha256("\0".join(args).encode()).hexdigest()[:16]
+
+
+def _start(args: list[str]) -> None:
+    run(["docker", "rm", "-f", args[1]], check=False, timeout=120)
+    run(["docker", "run", "-d", "--label", f"{LABEL}.spec={_spec(args)}", *args], timeout=180)
 
 
 def _wait(host: BenchHost, key: Path, timeout: float) -> None:
@@ -120,12 +130,14 @@ def up(fleet: Fleet, count: int, log: Log = quiet, *, timeout: float = 300) -> t
     key = _ensure_ssh_key(log)
     hosts = fleet.hosts(count)
     running = _running(fleet)
-    todo = [h for h in hosts if running.get(h.container) != image]
+    wanted = [_args(h, image, key, fleet) for h in hosts]
+    todo = [args for h, args in zip(hosts, wanted, strict=True)
+            if running.get(h.container) != _spec(args)]
     started = time.monotonic()
     if todo:
         log(f"starting {len(todo)} bench host(s) from {image}")
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda h: _start(h, image, key, fleet), todo))
+        list(pool.map(_start, todo))
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(lambda h: _wait(h, key, timeout), hosts))
     log(f"{count} bench host(s) answer ssh and /up ({time.monotonic() - started:.0f} s)")

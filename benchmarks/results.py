@@ -210,7 +210,7 @@ _NOTES = f"""\
   the lab's web image with {', '.join(hosts.DISABLED)} disabled (nothing here uses them) and a
   systemd drop-in `StartLimitIntervalSec=0` on {', '.join(hosts.UNLIMITED)}: repeated
   restarts would otherwise trip systemd's start limit (5 starts in 10 s). sshd on
-  127.0.0.1:40000+i, nginx on 127.0.0.1:41000+i; nginx, php-fpm, redis and the Laravel
+  127.0.0.1:20000+i, nginx on 127.0.0.1:21000+i (below the ephemeral port range); nginx, php-fpm, redis and the Laravel
   releases as on the lab hosts.
 - **Every run is checked** from this machine through `/proc/<container init>/root`, and
   counts only if it exited 0 and: restart — every host's nginx master PID changed;

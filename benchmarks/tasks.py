@@ -84,16 +84,18 @@ def _measured(plan: suite.Plan) -> suite.Outcome:
         raise Exit(f"error: bench failed: {exc}", code=1) from exc
 
 
-def _replayed(plan: suite.Plan, path: Path) -> suite.Outcome:
-    try:
-        runs = suite.load_runs(path)
-    except (OSError, ValueError, TypeError) as exc:
-        raise Exit(f"error: --runs {path}: {exc}", code=1) from exc
-    outcome = suite.Outcome(plan, runs=runs, started=path.stat().st_ctime,
-                            finished=path.stat().st_mtime)
-    stamp = path.stem.removeprefix("runs-")
-    with contextlib.suppress(ValueError):
-        outcome.started = time.mktime(time.strptime(stamp, "%Y%m%dT%H%M%S"))  # local time
+def _replayed(plan: suite.Plan, paths: list[Path]) -> suite.Outcome:
+    runs: list[suite.Run] = []
+    for path in paths:
+        try:
+            runs += suite.load_runs(path)
+        except (OSError, ValueError, TypeError) as exc:
+            raise Exit(f"error: --runs {path}: {exc}", code=1) from exc
+    outcome = suite.Outcome(plan, runs=runs, started=min(p.stat().st_ctime for p in paths),
+                            finished=max(p.stat().st_mtime for p in paths))
+    with contextlib.suppress(ValueError):  # runs-<local time>.jsonl
+        outcome.started = min(time.mktime(time.strptime(p.stem.removeprefix("runs-"),
+                                                        "%Y%m%dT%H%M%S")) for p in paths)
     for count in plan.counts:
         outcome.commands.update(suite.commands(plan, count))
     return outcome
@@ -108,8 +110,8 @@ def _replayed(plan: suite.Plan, path: Path) -> suite.Outcome:
     "output": "where to write the results table (default benchmarks/RESULTS.md)",
     "json": "also print every run and the summary as one JSON object on stdout",
     "up_to": "run a scenario only up to some N, e.g. caches=10,rollback=50 (default: every N)",
-    "runs": "measure nothing: write RESULTS.md from the runs-*.jsonl an earlier run appended "
-            "(give it the same options)",
+    "runs": "measure nothing: write RESULTS.md from the runs-*.jsonl files (comma-separated) "
+            "earlier runs appended (give it the options they had)",
     "note": "a sentence for RESULTS.md, e.g. why a run was stopped",
 })
 def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
@@ -124,7 +126,7 @@ def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
                       scenarios=_names(scenarios, tool_table.SCENARIOS, "--scenarios"),
                       tools=_names(tools, tool_table.TOOLS, "--tools"), fleet=_fleet(),
                       up_to=_up_to(up_to))
-    outcome = _replayed(plan, Path(runs)) if runs else _measured(plan)
+    outcome = _replayed(plan, [Path(r) for r in runs.split(",")]) if runs else _measured(plan)
     found = results.extras(_progress)
     mach, vers = results.machine(), results.versions()
     Path(output).write_text(results.render(outcome, mach, vers, found, note))
@@ -136,7 +138,7 @@ def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
 
 @task(help={"hosts": "how many bench hosts to leave running (default 10)"})
 def up(c: Context, hosts_: int = 10) -> None:
-    """Start bench hosts rembench-1..N (ssh 127.0.0.1:40000+i, http 41000+i) and wait for them."""
+    """Start bench hosts rembench-1..N (ssh 127.0.0.1:20000+i, http 21000+i) and wait for them."""
     try:
         fleet_hosts.up(_fleet(), hosts_, _progress)
     except LabError as exc:
