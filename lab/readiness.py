@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from ._run import LabError, Log, run, tail
@@ -78,6 +76,10 @@ def check_services(container: str) -> None:
 
 def probe_up(url: str, timeout: float = 5) -> tuple[int | None, str | None]:
     """GET a health URL; return (HTTP status or None if no answer, reported version)."""
+    # Imported here: urllib.request brings ssl and http.client into every `invoke` start.
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             body = resp.read()

@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
-
 from remediations import markers, validate
 from remediations.connections.base import CommandResult, Connection, check_argv
 from remediations.contract import Probe, Verification, apply
@@ -126,6 +124,8 @@ def journal_tail(conn: Connection, unit: str, lines: int = 30) -> str:
 def wait_until(conn: Connection, unit: str, settled: Callable[[UnitState], bool], *,
                timeout: float = 30.0, interval: float = 0.5) -> UnitState:
     """Poll the unit until `settled(state)` or time runs out; returns the last state seen."""
+    from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
     def last_seen(state: RetryCallState) -> UnitState:
         assert state.outcome is not None
         return state.outcome.result()  # type: ignore[no-any-return]
