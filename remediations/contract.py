@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from remediations.connections.base import CommandResult
 from remediations.connections.batch import run_batch
@@ -36,6 +36,17 @@ class Probe:
 
 
 Verify = Callable[[], Verification]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads_after_acting(fn: F) -> F:
+    """Mark a remediation that only reads once its one `apply(..., verify=Probe(...))` acted.
+
+    Run by itself, its host's lock is then released in the round trip that acts and
+    reads back, not in one of its own. Inside a runbook the lock is held to the end.
+    """
+    fn.reads_after_acting = True  # type: ignore[attr-defined]
+    return fn
 
 
 def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify | Probe | None,
@@ -89,7 +100,7 @@ def _act(t: Target, steps: Sequence[Step],
                 return step, str(exc), None
         return None, "", None
     try:
-        ran = run_batch(t.conn, [*(s.argv for s in steps), probe])
+        ran = run_batch(t.conn, [*(s.argv for s in steps), probe], last=True)
     except CommandTimeout as exc:
         return steps[0], str(exc), None
     for step, res in zip(steps, ran, strict=False):

@@ -80,9 +80,14 @@ def acquire(conn: Connection, run: RunContext, *, path: str = LOCK_DIR,
         raise HostLocked(conn.name, owner.run_id, since)
 
 
+def release_argv(run: RunContext, path: str = LOCK_DIR) -> list[str]:
+    """The command that drops `run`'s lock; someone else's lock is left alone."""
+    return sh(_RELEASE, path, run.run_id, path)
+
+
 def release(conn: Connection, run: RunContext, *, path: str = LOCK_DIR) -> None:
     """Drop the lock if this run holds it; someone else's lock is left alone."""
-    conn.run(sh(_RELEASE, path, run.run_id, path), check=False)
+    conn.run(release_argv(run, path), check=False)
 
 
 def _age(now: str, mtime: str) -> float | None:
@@ -108,13 +113,17 @@ class LockedConnection:
     Nothing reaches the host before the remediation's first command (or batch); that one
     goes in the same script as the lock, after it, and only runs when the lock was taken.
     A host held by another run raises `HostLocked` for that command and every later one.
+    With `release_early`, the lock is dropped in the remediation's final batch
+    (`run_final_batch`); what it runs after that (reads) goes straight through.
     Anything other than `run`/`run_batch` (the remediation reaching the host another way)
     takes the lock first.
     """
 
     def __init__(self, conn: Connection, run: RunContext, *, stale_after: float = STALE_AFTER,
-                 path: str = LOCK_DIR) -> None:
+                 path: str = LOCK_DIR, release_early: bool = False) -> None:
         self._conn = conn
+        self._release_early = release_early
+        self._released = False
         self.name = conn.name
         self._run = run
         self._stale_after = stale_after
@@ -143,6 +152,26 @@ class LockedConnection:
             return run_batch(self._conn, argvs, timeout=timeout)
         return self._with_lock(argvs, timeout)
 
+    def run_final_batch(self, argvs: Sequence[Sequence[str]], *,
+                        timeout: float | None = None) -> list[CommandResult]:
+        """A batch after which the remediation only reads: the lock's release goes with it.
+
+        Only with `release_early` (the remediation run by itself says it only reads
+        afterwards); the release runs only if every command of the batch succeeded.
+        """
+        if not self._release_early or self._released:
+            return self.run_batch(argvs, timeout=timeout)
+        drop = release_argv(self._run, self._path)
+        if self._pending():
+            results = self._with_lock([*argvs, drop], timeout)
+        else:
+            results = run_batch(self._conn, [*argvs, drop], timeout=timeout)
+        if len(results) > len(argvs):
+            self._released = results[-1].succeeded
+            self._held, self._sent = not self._released, False
+            return results[:len(argvs)]
+        return results
+
     def hold_lock(self) -> None:
         """Take the lock now, before the remediation reaches the host some other way."""
         if self._pending():
@@ -165,7 +194,7 @@ class LockedConnection:
     def _pending(self) -> bool:
         if self._refused is not None:
             raise self._refused
-        return not self._held
+        return not (self._held or self._released)
 
     def _with_lock(self, argvs: Sequence[Sequence[str]],
                    timeout: float | None) -> list[CommandResult]:

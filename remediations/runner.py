@@ -60,9 +60,14 @@ class RunOptions:
         batches(["x"], self.serial)  # validates serial early
 
 
-def remediation_name(fn: Callable[..., object]) -> str:
+def _unwrapped(fn: Callable[..., object]) -> Callable[..., object]:
     while isinstance(fn, functools.partial):
         fn = fn.func
+    return fn
+
+
+def remediation_name(fn: Callable[..., object]) -> str:
+    fn = _unwrapped(fn)
     return str(getattr(fn, "remediation_name", None) or getattr(fn, "__name__", "remediation"))
 
 
@@ -236,8 +241,10 @@ def _run_host(remediation: Remediation, host: Host, ctx: RunContext, opts: RunOp
     # A host's own lock goes with the remediation's first command (one round trip less);
     # a connection with a lock of its own (a Deployment annotation) takes it up front.
     folded = locked and getattr(conn, "acquire_lock", None) is None
-    reach: Connection = locks.LockedConnection(bounded, ctx, stale_after=opts.lock_stale_after) \
-        if folded else bounded
+    reach: Connection = locks.LockedConnection(
+        bounded, ctx, stale_after=opts.lock_stale_after,
+        release_early=bool(getattr(_unwrapped(remediation), "reads_after_acting", False)),
+    ) if folded else bounded
     target = Target(host, reach, ctx)
     try:
         if locked and not folded:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from remediations import markers, validate
 from remediations.connections.base import CommandResult, Connection, check_argv
-from remediations.contract import Probe, Verification, apply
+from remediations.contract import Probe, Verification, apply, reads_after_acting
 from remediations.errors import InvalidInput
 from remediations.result import Diff, Result, Status, Step
 from remediations.target import Target
@@ -178,6 +178,7 @@ def restart_allowed(unit: str, *, allow_database_restart: bool = False) -> str:
     return unit
 
 
+@reads_after_acting
 def service_running(t: Target, unit: str, *, restart: bool = False,
                     verify_timeout: float = 30.0, allow_database_restart: bool = False) -> Result:
     """Leave `unit` active; with `restart`, restart it at most once per run.

@@ -67,11 +67,16 @@ def run_framed(argvs: Sequence[Sequence[str]],
 
 
 def run_batch(conn: Connection, argvs: Sequence[Sequence[str]], *,
-              timeout: float | None = None) -> list[CommandResult]:
+              timeout: float | None = None, last: bool = False) -> list[CommandResult]:
     """Run `argvs` on `conn` in one round trip when it can batch, else one by one.
 
     Stops after the first command that fails; returns the results of those that ran.
+    `last`: after this batch the remediation only reads, so a connection holding the
+    host's lock for it may release the lock in the same round trip (`run_final_batch`).
     """
+    final = getattr(conn, "run_final_batch", None) if last else None
+    if final is not None:
+        return list(final(argvs, timeout=timeout))
     batched = getattr(conn, "run_batch", None)
     if batched is not None:
         return list(batched(argvs, timeout=timeout))

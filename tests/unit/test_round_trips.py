@@ -26,7 +26,7 @@ def run_on(conn: RecordingConnection, tmp: Path, *, restart: bool, check: bool =
 
 def kinds(conn: RecordingConnection) -> list[str]:
     names = {"mkdir": "lock", "rm -rf": "unlock", "systemctl show": "show",
-             "systemctl restart": "restart", "systemctl start": "start"}
+             "systemctl restart": "restart", "systemctl start": "start", "journalctl": "journal"}
     return [next(k for p, k in names.items() if p in line) for line in conn.command_lines]
 
 
@@ -38,7 +38,33 @@ def test_restart_costs_three_round_trips(tmp_path: Path) -> None:
     assert result.status is Status.CHANGED, result.message
     assert result.commands == ("systemctl restart nginx.service",)
     assert kinds(conn) == ["lock", "show", "restart", "show", "unlock"]
-    assert conn.round_trips == 3  # lock + inspect, restart + read back, unlock
+    assert conn.round_trips == 2  # lock + inspect, restart + read back + unlock
+
+
+def test_inside_a_composition_the_lock_is_held_to_the_end(tmp_path: Path) -> None:
+    def runbook(t: Any) -> Any:  # service_running, then more work under the same lock
+        result = service_running(t, "nginx", restart=True)
+        t.conn.run(["touch", "/tmp/after"])
+        return result
+
+    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
+    conn.on(r"^systemctl show", stdout=show(100), times=1)
+    conn.on(r"^systemctl show", stdout=show(200, LATER))
+    (result,) = run(runbook, list(inventory(tmp_path, {"web1": {}})),
+                    connect=lambda host, timeout=None: conn)
+    assert result.status is Status.CHANGED
+    assert conn.command_lines[-2] == "touch /tmp/after" and "rm -rf" in conn.command_lines[-1]
+    assert conn.round_trips == 4
+
+
+def test_a_failed_restart_keeps_the_lock_until_the_end(tmp_path: Path) -> None:
+    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
+    conn.on(r"^systemctl show", stdout=show(100), times=1)
+    conn.on(r"^systemctl restart", exit_code=1, stderr="Job for nginx.service failed.")
+    conn.on(r"^journalctl", stdout="nginx: [emerg] unknown directive")
+    result = run_on(conn, tmp_path, restart=True)
+    assert result.status is Status.FAILED and "unknown directive" in result.evidence
+    assert kinds(conn) == ["lock", "show", "restart", "journal", "unlock"]
 
 
 def test_no_op_costs_two_round_trips(tmp_path: Path) -> None:
@@ -57,7 +83,7 @@ def test_a_restart_that_needs_polling_polls_after_the_read_back(tmp_path: Path) 
     conn.on(r"^systemctl show", stdout=show(300, LATER))
     result = run_on(conn, tmp_path, restart=True)
     assert result.status is Status.CHANGED and result.data["main_pid"] == 300
-    assert kinds(conn) == ["lock", "show", "restart", "show", "show", "unlock"]
+    assert kinds(conn) == ["lock", "show", "restart", "show", "unlock", "show"]  # polls only read
 
 
 def test_a_locked_host_gets_one_round_trip_and_nothing_runs(tmp_path: Path) -> None:
