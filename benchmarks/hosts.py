@@ -35,7 +35,7 @@ DISABLED = ("supervisor.service", "laravel-scheduler.timer")
 # Units the benchmarks restart or reload many times in a row.
 UNLIMITED = ("nginx.service", "php8.2-fpm.service")
 
-__all__ = ["BENCH_DIR", "DISABLED", "UNLIMITED", "BenchHost", "Fleet", "down", "up"]
+__all__ = ["BENCH_DIR", "DISABLED", "UNLIMITED", "BenchHost", "Fleet", "down", "ensure_inotify", "up"]
 
 
 # A bench host is described as a lab host is: name, container, ssh and http ports.
@@ -88,6 +88,28 @@ def build_image(log: Log = quiet) -> str:
     return tag
 
 
+INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
+# systemd, journald, logind and dbus in each host take about 5 inotify instances, all
+# counted against root; Linux's default of 128 stops the 26th host ("exit 255", no log).
+INOTIFY_PER_HOST = 8
+
+
+def ensure_inotify(count: int, log: Log = quiet) -> None:
+    """Leave fs.inotify.max_user_instances high enough for `count` more systemd hosts."""
+    need = 512 + INOTIFY_PER_HOST * count
+    have = int(INOTIFY.read_text())
+    if have >= need:
+        return
+    log(f"raising fs.inotify.max_user_instances from {have} to {need} "
+        f"(each systemd host takes about 5)")
+    try:
+        INOTIFY.write_text(str(need))
+    except OSError as exc:
+        raise LabError(f"fs.inotify.max_user_instances is {have}; {count} systemd hosts need "
+                       f"about {need}: run `sysctl -w fs.inotify.max_user_instances={need}` "
+                       f"as root ({exc})") from exc
+
+
 def _running(fleet: Fleet) -> dict[str, str]:
     """Container name -> settings label of this fleet's running containers."""
     out = run(["docker", "ps", "--filter", f"label={LABEL}.fleet={fleet.prefix}",
@@ -126,6 +148,7 @@ def up(fleet: Fleet, count: int, log: Log = quiet, *, timeout: float = 300) -> t
     (re)created, in parallel. Hosts beyond `count` are left as they are.
     """
     ensure_engine(log)
+    ensure_inotify(count + 100, log)  # + the lab's and other slots' hosts
     image = build_image(log)
     key = _ensure_ssh_key(log)
     hosts = fleet.hosts(count)

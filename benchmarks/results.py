@@ -211,7 +211,8 @@ _NOTES = f"""\
   systemd drop-in `StartLimitIntervalSec=0` on {', '.join(hosts.UNLIMITED)}: repeated
   restarts would otherwise trip systemd's start limit (5 starts in 10 s). sshd on
   127.0.0.1:20000+i, nginx on 127.0.0.1:21000+i (below the ephemeral port range); nginx, php-fpm, redis and the Laravel
-  releases as on the lab hosts.
+  releases as on the lab hosts. Each systemd host takes about 5 inotify instances, so
+  `fs.inotify.max_user_instances` is raised (from Linux's default of 128) when too low.
 - **Every run is checked** from this machine through `/proc/<container init>/root`, and
   counts only if it exited 0 and: restart — every host's nginx master PID changed;
   no-op — every PID is unchanged; caches — no config cache is left (each run starts with
