@@ -101,7 +101,7 @@ def _replayed(plan: suite.Plan, paths: list[Path]) -> suite.Outcome:
     return outcome
 
 
-@task(default=True, help={
+@task(default=True, auto_shortflags=False, help={  # -h stays help
     "hosts": "host counts to measure, comma-separated (default 10,50,100)",
     "repeats": "timed runs per tool, scenario and N (default 5)",
     "warmup": "untimed rounds before the timed ones (default 1)",
