@@ -92,8 +92,10 @@ def test_plain():
 
 def test_the_smoke_marker_runs_a_test_once_per_host_named_by_host(project: pytest.Pytester) -> None:
     project.makepyfile(SMOKE_TEST)
-    result = run(project, "--remediations-inventory", "inv.yml", "-v", "--strict-markers",
-                               "-W", "error")
+    # In a subprocess: in-process, -W error also turns this process's own stray
+    # ResourceWarnings (collected at any moment) into errors of the inner run.
+    result = project.runpytest_subprocess(*QUIET, "--remediations-inventory", "inv.yml", "-v",
+                                          "--strict-markers", "-W", "error")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*::test_per_host?web1? PASSED*", "*::test_per_host?web2? PASSED*",
                                  "*::test_plain PASSED*"])
