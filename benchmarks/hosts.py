@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import readiness
-from lab._run import STATE_DIR, LabError, Log, quiet, run
+from lab._run import STATE_DIR, LabError, Log, container_spec, quiet, run
 from lab.build import build_images, image_id
 from lab.manage import SYSTEMD_FLAGS, LabHost, _ensure_ssh_key, ensure_engine
 
@@ -127,8 +127,8 @@ def _args(host: BenchHost, image: str, key: Path, fleet: Fleet) -> list[str]:
 
 
 def _spec(args: list[str]) -> str:
-    """The settings as a label: change a port or the image, get a new container."""
-    return hashlib.sha256("\0".join(args).encode()).hexdigest()[:16]
+    """The settings as a label: change a port, the image or the key, get a new container."""
+    return container_spec(args, Path(args[args.index("-v") + 1].split(":", 1)[0]))
 
 
 def _start(args: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -94,3 +95,14 @@ def stream(
         code = proc.wait()
     if code != 0:
         raise LabError(f"command failed (exit {code}): {' '.join(args)}\n" + "\n".join(lines[-40:]))
+
+
+def container_spec(args: Sequence[str], *mounted: Path) -> str:
+    """A container's settings as a short label: its `docker run` arguments and the content of
+    the files it bind-mounts (a key regenerated at the same path is a new container: a bind
+    mount keeps the file it was given, not the path)."""
+    digest = hashlib.sha256("\0".join(args).encode())
+    for path in mounted:
+        digest.update(b"\0" + (path.read_bytes() if path.exists() else b""))
+    return digest.hexdigest()[:16]
+

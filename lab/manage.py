@@ -12,7 +12,6 @@ those whose image or settings are outdated, and returns only once every host ser
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import readiness
-from ._run import REPO_ROOT, STATE_DIR, LabError, Log, quiet, run
+from ._run import REPO_ROOT, STATE_DIR, LabError, Log, container_spec, quiet, run
 from .build import build_images, image_id, prune_web_images
 from .engine import engine_answers, ensure_engine
 
@@ -190,7 +189,7 @@ def _run_args(host: LabHost, image: str, key: Path) -> list[str]:
 def _ensure_container(host: LabHost, image: str, key: Path, log: Log, *, fresh: bool) -> None:
     args = _run_args(host, image, key)
     # The settings are part of the container's identity: change a flag, get a new container.
-    spec = hashlib.sha256("\0".join(args).encode()).hexdigest()[:16]
+    spec = container_spec(args, key.with_suffix(".pub"))
     current = _inspect(host.container)
     if current is not None:
         labels = current["Config"].get("Labels") or {}

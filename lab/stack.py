@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import shlex
 import shutil
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from . import readiness
-from ._run import REPO_ROOT, STATE_DIR, LabError, Log, quiet, run, tail
+from ._run import REPO_ROOT, STATE_DIR, LabError, Log, container_spec, quiet, run, tail
 from .build import image_id
 from .engine import engine_answers, ensure_engine
 from .manage import SLOT, _ensure_ssh_key, ssh_key_path
@@ -281,7 +280,7 @@ def _inspect(name: str) -> dict[str, Any] | None:
 def _ensure_dockerhost(key: Path, log: Log, *, fresh: bool) -> None:
     args = _dockerhost_args(key)
     # The settings are part of the container's identity: change a flag, get a new container.
-    spec = hashlib.sha256("\0".join(args).encode()).hexdigest()[:16]
+    spec = container_spec(args, key.with_suffix(".pub"))
     current = _inspect(DOCKERHOST_CONTAINER)
     if current is not None:
         labels = current["Config"].get("Labels") or {}
