@@ -128,7 +128,8 @@ def _args(host: BenchHost, image: str, key: Path, fleet: Fleet) -> list[str]:
 
 def _spec(args: list[str]) -> str:
     """The settings as a label: change a port, the image or the key, get a new container."""
-    return container_spec(args, Path(args[args.index("-v") + 1].split(":", 1)[0]))
+    keys = [Path(a.split(":", 1)[0]) for a in args if a.endswith(":/root/.ssh/authorized_keys:ro")]
+    return container_spec(args, *keys)
 
 
 def _start(args: list[str]) -> None:

@@ -103,6 +103,6 @@ def container_spec(args: Sequence[str], *mounted: Path) -> str:
     mount keeps the file it was given, not the path)."""
     digest = hashlib.sha256("\0".join(args).encode())
     for path in mounted:
-        digest.update(b"\0" + (path.read_bytes() if path.exists() else b""))
+        digest.update(b"\0" + (path.read_bytes() if path.is_file() else b""))
     return digest.hexdigest()[:16]
 
