@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -22,15 +23,19 @@ from invoke.tasks import task
 
 from lab._run import REPO_ROOT, LabError
 
-from . import hosts as fleet_hosts
-from . import results, suite
 from . import tools as tool_table
+
+if TYPE_CHECKING:
+    from . import hosts as fleet_hosts
+    from . import suite
 
 RESULTS_MD = REPO_ROOT / "benchmarks" / "RESULTS.md"
 
 
 def _fleet() -> fleet_hosts.Fleet:
     """This lab slot's bench hosts (`REMEDIATIONS_LAB_SLOT`, as the lab and the stack)."""
+    from . import hosts as fleet_hosts  # the harness loads when a task runs, not on --list
+
     return fleet_hosts.Fleet.for_slot(int(os.environ.get("REMEDIATIONS_LAB_SLOT", "0") or 0))
 
 
@@ -70,6 +75,9 @@ def _counts(value: str) -> tuple[int, ...]:
 
 
 def _measured(plan: suite.Plan) -> suite.Outcome:
+    from . import hosts as fleet_hosts
+    from . import suite
+
     log = fleet_hosts.BENCH_DIR / f"runs-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
 
@@ -85,6 +93,8 @@ def _measured(plan: suite.Plan) -> suite.Outcome:
 
 
 def _replayed(plan: suite.Plan, paths: list[Path]) -> suite.Outcome:
+    from . import suite
+
     runs: list[suite.Run] = []
     for path in paths:
         try:
@@ -120,6 +130,8 @@ def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
           output: str = str(RESULTS_MD), json_: bool = False, up_to: str = "",
           runs: str = "", note: str = "") -> None:
     """Time this library, ansible-playbook, pyinfra and raw Fabric on N bench hosts; write RESULTS.md."""
+    from . import results, suite
+
     if repeats < 1 or warmup < 0:
         raise Exit("error: --repeats must be at least 1 and --warmup at least 0", code=1)
     plan = suite.Plan(counts=_counts(hosts), repeats=repeats, warmup=warmup,
@@ -139,6 +151,8 @@ def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
 @task(help={"hosts": "how many bench hosts to leave running (default 10)"})
 def up(c: Context, hosts_: int = 10) -> None:
     """Start bench hosts rembench-1..N (ssh 127.0.0.1:20000+i, http 21000+i) and wait for them."""
+    from . import hosts as fleet_hosts
+
     try:
         fleet_hosts.up(_fleet(), hosts_, _progress)
     except LabError as exc:
@@ -148,6 +162,8 @@ def up(c: Context, hosts_: int = 10) -> None:
 @task
 def down(c: Context) -> None:
     """Remove every bench host container (images are kept)."""
+    from . import hosts as fleet_hosts
+
     removed = fleet_hosts.down(_fleet(), _progress)
     _progress(f"removed {removed} bench host(s)")
 

@@ -21,7 +21,6 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from . import stack
 from ._run import LabError
 
 
@@ -47,6 +46,8 @@ def up(c: Context, fresh: bool = False) -> None:
 
     REMEDIATIONS_LAB_SLOT=k starts slot k's copy (remlab<k>, ports +10k).
     """
+    from . import stack  # imported by the task, not by `invoke --list`
+
     try:
         info = stack.up(_progress, fresh=fresh)
     except LabError as exc:
@@ -59,6 +60,8 @@ def up(c: Context, fresh: bool = False) -> None:
 @task
 def down(c: Context) -> None:
     """Remove the compose project's containers and the ssh host (images and db volume stay)."""
+    from . import stack  # imported by the task, not by `invoke --list`
+
     try:
         stack.down(_progress)
     except LabError as exc:
@@ -68,6 +71,8 @@ def down(c: Context) -> None:
 @task(help={"json": "print JSON instead of a table"})
 def status(c: Context, json_: bool = False) -> None:
     """Show each container of the stack: state, health, ports, image, and what /up answers."""
+    from . import stack  # imported by the task, not by `invoke --list`
+
     try:
         rows = stack.status()
     except LabError as exc:

@@ -16,8 +16,6 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from . import manage
-
 
 def _progress(line: str) -> None:
     # Progress goes to stderr so `invoke lab.status --json` stays machine-readable.
@@ -36,6 +34,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 @task(help={"fresh": "recreate the hosts from the image, dropping state left by earlier runs"})
 def up(c: Context, fresh: bool = False) -> None:
     """Start the lab (installs and starts Docker, builds images, boots web1/web2)."""
+    from . import manage  # imported by the task, not by `invoke --list`
+
     try:
         info = manage.up(_progress, fresh=fresh)
     except manage.LabError as exc:
@@ -48,6 +48,8 @@ def up(c: Context, fresh: bool = False) -> None:
 @task
 def down(c: Context) -> None:
     """Remove the lab containers and network (images are kept for a fast next up)."""
+    from . import manage
+
     try:
         manage.down(_progress)
     except manage.LabError as exc:
@@ -57,6 +59,8 @@ def down(c: Context) -> None:
 @task(help={"json": "print JSON instead of a table"})
 def status(c: Context, json_: bool = False) -> None:
     """Show each lab host: container state, ports, image and what /up answers."""
+    from . import manage
+
     try:
         rows = manage.status()
     except manage.LabError as exc:
