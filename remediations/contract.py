@@ -52,12 +52,14 @@ def reads_after_acting(fn: F) -> F:
 def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify | Probe | None,
           ok_message: str, action: str, done: str, diff: Diff | None = None,
           data: Mapping[str, Any] | None = None,
-          on_failure: Callable[[], str] | None = None) -> Result:
+          on_failure: Callable[[], str] | None = None,
+          ran: Sequence[CommandResult] | None = None) -> Result:
     """Run `steps` and verify; `ok` when there are none, `changed` with the plan in check mode.
 
     `action` says what the steps do ("restart nginx.service"), `done` what they did
     ("restarted nginx.service"). `on_failure` gathers evidence (journal tail,
-    container log) when a step fails.
+    container log) when a step fails. `ran`: the steps' results, then the probe's, when
+    the host already decided and ran them (in the round trip that read the state).
     """
     facts = dict(data or {})
     commands = tuple(s.command for s in steps)
@@ -72,7 +74,8 @@ def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify 
         return result(Status.OK, ok_message)
     if t.check:
         return result(Status.CHANGED, f"would {action}")
-    failed, evidence, answer = _act(t, steps, verify.argv if isinstance(verify, Probe) else None)
+    failed, evidence, answer = _act(t, steps, verify.argv if isinstance(verify, Probe) else None,
+                                    ran)
     if failed is not None:
         if on_failure is not None:
             evidence = f"{evidence}\n{on_failure()}"
@@ -89,9 +92,11 @@ def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify 
     return result(Status.CHANGED, f"{done}; {check.message}", extra=check.data)
 
 
-def _act(t: Target, steps: Sequence[Step],
-         probe: Sequence[str] | None) -> tuple[Step | None, str, CommandResult | None]:
+def _act(t: Target, steps: Sequence[Step], probe: Sequence[str] | None,
+         ran: Sequence[CommandResult] | None = None) -> tuple[Step | None, str, CommandResult | None]:
     """Run the steps, then the probe, in one round trip; the step that failed and why."""
+    if ran is not None:
+        return _failed_step(steps, ran)
     if probe is None:
         for step in steps:
             try:
@@ -103,6 +108,11 @@ def _act(t: Target, steps: Sequence[Step],
         ran = run_batch(t.conn, [*(s.argv for s in steps), probe], last=True)
     except CommandTimeout as exc:
         return steps[0], str(exc), None
+    return _failed_step(steps, ran)
+
+
+def _failed_step(steps: Sequence[Step],
+                 ran: Sequence[CommandResult]) -> tuple[Step | None, str, CommandResult | None]:
     for step, res in zip(steps, ran, strict=False):
         if res.failed:
             return step, str(CommandFailed(res)), None

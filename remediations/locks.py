@@ -26,7 +26,9 @@ _ACQUIRE = (
     'echo "mtime=$(stat -c %%Y %s 2>/dev/null)"; exit 3; fi'
 )
 _BREAK = "mv %s %s 2>/dev/null && rm -rf %s; true"
-_RELEASE = 'if [ "$(head -n1 %s/owner 2>/dev/null | cut -f1)" = %s ]; then rm -rf %s; fi'
+# `read` is a shell builtin: no process but the `rm` is started on the host.
+_RELEASE = ('o=; { IFS= read -r o; } 2>/dev/null < %s/owner; '
+            'if [ "${o%%%%\t*}" = %s ]; then rm -rf %s; fi')
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,14 @@ class LockedConnection:
             self._held, self._sent = not self._released, False
             return results[:len(argvs)]
         return results
+
+    def lock_again(self) -> None:
+        """After a final batch released the lock, take it again with the next command.
+
+        For a remediation whose final batch turned out not to be final after all.
+        """
+        if self._released:
+            self._released = False
 
     def hold_lock(self) -> None:
         """Take the lock now, before the remediation reaches the host some other way."""

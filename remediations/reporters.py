@@ -5,7 +5,9 @@ The only module that writes to a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -28,8 +30,15 @@ class JsonReporter:
         self.stream = stream or sys.stdout
 
     def __call__(self, event: Event) -> None:
-        self.stream.write(json.dumps(event.to_dict(), sort_keys=True, default=str) + "\n")
-        self.stream.flush()
+        self._write(json.dumps(event.to_dict(), sort_keys=True, default=str))
+
+    def _write(self, line: str) -> None:
+        """One line; a reader that went away (`| head`) stops the output, never the run."""
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.stream = quiet_stdout()
 
     def error(self, message: str, *, evidence: str = "", **extra: Any) -> None:
         """One `{"event": "error"}` object: the first line of `message`, the rest as evidence."""
@@ -37,13 +46,19 @@ class JsonReporter:
         entry: dict[str, Any] = {"event": "error", "message": line, **extra}
         if evidence:
             entry["evidence"] = evidence
-        self.stream.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
-        self.stream.flush()
+        self._write(json.dumps(entry, sort_keys=True, default=str))
 
     def listing(self, kind: str, items: dict[str, str]) -> None:
         """What a task offers (e.g. the runbooks), as one `{"event": "list"}` object."""
-        self.stream.write(json.dumps({"event": "list", "kind": kind, "items": items}) + "\n")
-        self.stream.flush()
+        self._write(json.dumps({"event": "list", "kind": kind, "items": items}))
+
+
+def quiet_stdout() -> IO[str]:
+    """Point stdout at /dev/null after its reader went away, so nothing else fails on it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    return open(devnull, "w", encoding="utf-8")  # lives as long as the process
 
 
 class AuditLog:

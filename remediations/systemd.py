@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from remediations import markers, validate
+from remediations import markers, systemd_guard, validate
 from remediations.connections.base import CommandResult, Connection, check_argv
+from remediations.connections.batch import run_batch
 from remediations.contract import Probe, Verification, apply, reads_after_acting
 from remediations.errors import InvalidInput
 from remediations.result import Diff, Result, Status, Step
@@ -190,10 +192,19 @@ def service_running(t: Target, unit: str, *, restart: bool = False,
     unit = (restart_allowed(unit, allow_database_restart=allow_database_restart) if restart
             else validate.unit_name(unit))
     name = "service_restarted" if restart else "service_running"
-    before = unit_state(t.conn, unit)
+    trip = _decided_on_host(t, unit, restart=restart)
+    before = (parse_unit_state(unit, trip.before) if trip is not None and trip.before is not None
+              else unit_state(t.conn, unit))
     if (bad := _unusable(t, name, before)) is not None:
         return bad
     steps = plan_service_running(before, restart=restart, run_started=t.run.started_at)
+    ran: list[CommandResult] | None = None
+    if trip is not None and trip.plan == "none":
+        steps = []  # the host saw nothing to do (and released the lock): so it stays
+    elif trip is not None and trip.plan == "restart":
+        # Done on the host already: report what it ran (the plan above says the same).
+        steps = [Step(["systemctl", "restart", unit], "restart requested")]
+        ran = [r for r in (trip.acted, trip.after) if r is not None]
     restarting = any(s.argv[1] == "restart" for s in steps)
     old_pid = before.main_pid if restarting else None
 
@@ -223,7 +234,28 @@ def service_running(t: Target, unit: str, *, restart: bool = False,
                  action=f"{verb} {unit}", done=f"{verb}ed {unit}",
                  diff=Diff(before.describe(), after_text),
                  data={"unit": unit, "main_pid_before": before.main_pid},
-                 on_failure=lambda: journal_tail(t.conn, unit))
+                 on_failure=lambda: journal_tail(t.conn, unit), ran=ran)
+
+
+def _decided_on_host(t: Target, unit: str, *, restart: bool) -> systemd_guard.Trip | None:
+    """Lock, inspect, act, verify and unlock in one round trip, when the runner holds the lock.
+
+    Only through a connection that takes the host's lock with its first batch (the
+    runner's); None otherwise (check mode, no lock, a plain connection: plan in Python).
+    """
+    if t.check or getattr(t.conn, "run_final_batch", None) is None:
+        return None
+    show = show_argv(unit)
+    argv = systemd_guard.script(unit, show, restart=restart, run_started=t.run.started_at)
+    ran = run_batch(t.conn, [argv], last=True)
+    if not ran:
+        return None
+    trip = systemd_guard.parse(ran[0], restart_command=shlex.join(["systemctl", "restart", unit]),
+                               show_command=shlex.join(show))
+    if not trip.plan and ran[0].succeeded:
+        # No decision came back, yet the batch went on to release the lock: hold it again.
+        getattr(t.conn, "lock_again", lambda: None)()
+    return trip
 
 
 def default_config_test(unit: str) -> list[str] | None:

@@ -179,6 +179,11 @@ def _guarded(reporter: Any, call: Callable[[], None]) -> None:
         call()
     except Exit:
         raise
+    except BrokenPipeError:  # stdout's reader went away (`| head`): nothing left to tell it
+        from remediations.reporters import quiet_stdout
+
+        quiet_stdout()
+        raise Exit(code=141) from None
     except RemediationError as exc:
         raise fail(reporter, str(exc)) from None
     except Exception as exc:

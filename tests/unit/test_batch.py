@@ -23,7 +23,8 @@ def test_the_batch_stops_after_the_first_failure() -> None:
 
 
 def test_a_shell_that_dies_mid_command_fails_that_command() -> None:
-    res = LocalConnection().run_batch([["echo", "one"], ["sh", "-c", "kill -9 $PPID"],
+    # argv with a $0 is not inlined as a subshell: its $PPID is the batch shell
+    res = LocalConnection().run_batch([["echo", "one"], ["sh", "-c", "kill -9 $PPID", "sh"],
                                        ["echo", "never"]])
     assert len(res) == 2 and res[0].stdout == "one\n" and res[1].failed
 
@@ -50,3 +51,14 @@ def test_a_connection_without_batches_runs_one_by_one() -> None:
     plain = Plain()
     res = run_batch(plain, [["true"], ["false"], ["true"]])  # type: ignore[arg-type]
     assert [r.exit_code for r in res] == [0, 1] and plain.conn.round_trips == 2
+
+
+def test_an_inlined_script_keeps_its_own_exit_variables_and_arguments() -> None:
+    res = LocalConnection().run_batch([
+        ["sh", "-c", 'x=inner; set -- a b; echo "$#"; exit 0'],
+        ["sh", "-c", 'echo "x=${x:-unset} n=$#"'],
+        ["sh", "-c", "exit 7"],
+        ["echo", "never"],
+    ])
+    assert [r.stdout for r in res] == ["2\n", "x=unset n=0\n", ""]
+    assert res[2].exit_code == 7 and len(res) == 3

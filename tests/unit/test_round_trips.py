@@ -1,4 +1,7 @@
-"""Round trips per host: lock and inspect go together, act and read-back go together."""
+"""Round trips per host: lock, inspect, act, read back and unlock in one, when the host decides.
+
+The guard script runs for real in `sh` against a fake systemctl (tests/unit/fake_systemd.py).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,19 @@ from remediations.result import Status
 from remediations.runner import run
 from remediations.systemd import service_running
 from remediations.target import RunContext
+from tests.unit.fake_systemd import FakeUnit
 from tests.unit.helpers import inventory
 from tests.unit.test_systemd import show
 
 LATER = "Tue 2030-01-01 00:00:00.000000 UTC"  # a start after any run began
+
+
+def host(tmp: Path, *shows: str, **fails: int) -> tuple[RecordingConnection, FakeUnit]:
+    """A connection whose lock is free and whose systemctl answers `shows` in turn."""
+    unit = FakeUnit(tmp, shows, fails=fails)
+    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
+    conn.on(r"^(sh -c|systemctl)", reply=unit.run)
+    return conn, unit
 
 
 def run_on(conn: RecordingConnection, tmp: Path, *, restart: bool, check: bool = False) -> Any:
@@ -25,20 +37,47 @@ def run_on(conn: RecordingConnection, tmp: Path, *, restart: bool, check: bool =
 
 
 def kinds(conn: RecordingConnection) -> list[str]:
-    names = {"mkdir": "lock", "rm -rf": "unlock", "systemctl show": "show",
+    names = {"remediations-plan": "guard", "mkdir": "lock", "rm -rf": "unlock", "systemctl show": "show",
              "systemctl restart": "restart", "systemctl start": "start", "journalctl": "journal"}
     return [next(k for p, k in names.items() if p in line) for line in conn.command_lines]
 
 
-def test_restart_costs_three_round_trips(tmp_path: Path) -> None:
-    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
-    conn.on(r"^systemctl show", stdout=show(100), times=1)
-    conn.on(r"^systemctl show", stdout=show(200, LATER))
+def test_restart_costs_one_round_trip(tmp_path: Path) -> None:
+    conn, unit = host(tmp_path, show(100), show(200, LATER))
     result = run_on(conn, tmp_path, restart=True)
     assert result.status is Status.CHANGED, result.message
     assert result.commands == ("systemctl restart nginx.service",)
-    assert kinds(conn) == ["lock", "show", "restart", "show", "unlock"]
-    assert conn.round_trips == 2  # lock + inspect, restart + read back + unlock
+    assert (result.data["main_pid_before"], result.data["main_pid"]) == (100, 200)
+    assert unit.actions == ["restart nginx.service"] and unit.reads == 2
+    assert kinds(conn) == ["lock", "guard", "unlock"]
+    assert conn.round_trips == 1  # lock + inspect + restart + read back + unlock
+
+
+def test_a_second_restart_in_the_same_run_costs_one_round_trip_and_changes_nothing(
+        tmp_path: Path) -> None:
+    conn, unit = host(tmp_path, show(200, LATER))
+    result = run_on(conn, tmp_path, restart=True)
+    assert result.status is Status.OK and "already restarted by this run" in result.message
+    assert unit.actions == [] and kinds(conn) == ["lock", "guard", "unlock"]
+    assert conn.round_trips == 1
+
+
+def test_no_op_costs_one_round_trip(tmp_path: Path) -> None:
+    conn, unit = host(tmp_path, show(100))
+    result = run_on(conn, tmp_path, restart=False)
+    assert result.status is Status.OK and result.message == "nginx.service already active (MainPID 100)"
+    assert unit.actions == [] and kinds(conn) == ["lock", "guard", "unlock"]
+    assert conn.round_trips == 1
+
+
+def test_a_stopped_unit_is_planned_in_python_with_the_state_the_host_sent(tmp_path: Path) -> None:
+    conn, unit = host(tmp_path, show(0, "n/a", active="inactive"), show(300, LATER))
+    result = run_on(conn, tmp_path, restart=False)
+    assert result.status is Status.CHANGED and result.commands == ("systemctl start nginx.service",)
+    assert unit.actions == ["start nginx.service"]
+    # The lock stays held after `slow`; start + read back + unlock go in the second trip.
+    assert kinds(conn) == ["lock", "guard", "start", "show", "unlock"]
+    assert conn.round_trips == 2
 
 
 def test_inside_a_composition_the_lock_is_held_to_the_end(tmp_path: Path) -> None:
@@ -47,43 +86,43 @@ def test_inside_a_composition_the_lock_is_held_to_the_end(tmp_path: Path) -> Non
         t.conn.run(["touch", "/tmp/after"])
         return result
 
-    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
-    conn.on(r"^systemctl show", stdout=show(100), times=1)
-    conn.on(r"^systemctl show", stdout=show(200, LATER))
+    conn, unit = host(tmp_path, show(100), show(200, LATER))
     (result,) = run(runbook, list(inventory(tmp_path, {"web1": {}})),
                     connect=lambda host, timeout=None: conn)
-    assert result.status is Status.CHANGED
+    assert result.status is Status.CHANGED and unit.actions == ["restart nginx.service"]
     assert conn.command_lines[-2] == "touch /tmp/after" and "rm -rf" in conn.command_lines[-1]
-    assert conn.round_trips == 4
+    assert conn.round_trips == 3
 
 
 def test_a_failed_restart_keeps_the_lock_until_the_end(tmp_path: Path) -> None:
-    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
-    conn.on(r"^systemctl show", stdout=show(100), times=1)
-    conn.on(r"^systemctl restart", exit_code=1, stderr="Job for nginx.service failed.")
+    conn, unit = host(tmp_path, show(100), restart=1)
     conn.on(r"^journalctl", stdout="nginx: [emerg] unknown directive")
     result = run_on(conn, tmp_path, restart=True)
-    assert result.status is Status.FAILED and "unknown directive" in result.evidence
-    assert kinds(conn) == ["lock", "show", "restart", "journal", "unlock"]
-
-
-def test_no_op_costs_two_round_trips(tmp_path: Path) -> None:
-    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
-    conn.on(r"^systemctl show", stdout=show(100))
-    result = run_on(conn, tmp_path, restart=False)
-    assert result.status is Status.OK
-    assert kinds(conn) == ["lock", "show", "unlock"]
-    assert conn.round_trips == 2
+    assert result.status is Status.FAILED, result.message
+    assert unit.actions == ["restart nginx.service"]
+    assert result.message.startswith("`systemctl restart nginx.service` failed")
+    assert "unknown directive" in result.evidence
+    assert kinds(conn) == ["lock", "guard", "journal", "unlock"]
 
 
 def test_a_restart_that_needs_polling_polls_after_the_read_back(tmp_path: Path) -> None:
-    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
-    conn.on(r"^systemctl show", stdout=show(100), times=1)
-    conn.on(r"^systemctl show", stdout=show(0, "n/a", active="activating"), times=1)
-    conn.on(r"^systemctl show", stdout=show(300, LATER))
+    conn, unit = host(tmp_path, show(100), show(0, "n/a", active="activating"), show(300, LATER))
     result = run_on(conn, tmp_path, restart=True)
     assert result.status is Status.CHANGED and result.data["main_pid"] == 300
-    assert kinds(conn) == ["lock", "show", "restart", "show", "unlock", "show"]  # polls only read
+    assert unit.actions == ["restart nginx.service"] and unit.reads == 3
+    assert kinds(conn) == ["lock", "guard", "unlock", "show"]  # polls only read
+
+
+def test_a_host_that_answers_no_decision_is_locked_again_and_planned_in_python(
+        tmp_path: Path) -> None:
+    conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
+    conn.on("remediations-plan", stdout="")  # a shell that printed nothing, yet exited 0
+    conn.on(r"^systemctl show", stdout=show(100), times=1)
+    conn.on(r"^systemctl show", stdout=show(200, LATER))
+    result = run_on(conn, tmp_path, restart=True)
+    assert result.status is Status.CHANGED, result.message
+    # The guard's batch released the lock: the next command takes it again.
+    assert kinds(conn) == ["lock", "guard", "unlock", "lock", "show", "restart", "show", "unlock"]
 
 
 def test_a_locked_host_gets_one_round_trip_and_nothing_runs(tmp_path: Path) -> None:
@@ -110,7 +149,7 @@ def test_a_first_command_that_times_out_still_releases_the_lock(tmp_path: Path) 
         raise CommandTimeout("sleep 30", 2)
 
     conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
-    conn.on(r"^systemctl show", reply=slow)
+    conn.on(r"^sh -c", reply=slow)
     result = run_on(conn, tmp_path, restart=True)
     assert result.status is Status.FAILED and "did not finish within 2s" in result.message
-    assert kinds(conn) == ["lock", "show", "unlock"]
+    assert kinds(conn) == ["lock", "guard", "unlock"]
