@@ -224,6 +224,7 @@ def run_suite(plan: Plan, log: Log, *, on_run: Callable[[Run], None] | None = No
     """Measure every (N, scenario, tool) of `plan`; hosts are left running (`bench.down`)."""
     outcome = Outcome(plan)
     tools.ensure_pyinfra(log)
+    tools.compile_library(log)
     running = 0
     for count in sorted(plan.counts):
         reason = _room(count, running, outcome.host_memory)

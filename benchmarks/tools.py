@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lab._run import REPO_ROOT
 
-__all__ = ["SCENARIOS", "TOOLS", "Invocation", "Paths", "ensure_pyinfra", "fabric_invocation", "invocation", "reset_command",
+__all__ = ["SCENARIOS", "TOOLS", "Invocation", "Paths", "compile_library", "ensure_pyinfra", "fabric_invocation", "invocation", "reset_command",
            "shell_command", "write_inputs"]
 
 TOOLS = ("library", "ansible", "ansible-cp", "pyinfra", "fabric")
@@ -144,6 +144,18 @@ def write_inputs(paths: Paths) -> None:
                            (paths.deploy(scenario), _deploy(scenario))):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + "\n")
+
+
+def compile_library(log: Callable[[str], None]) -> None:
+    """Byte-compile this checkout, as pip does when it installs a package.
+
+    Fabric, Ansible and pyinfra run from site-packages, compiled at install; an editable
+    checkout is compiled on first import, and not cached at all where
+    PYTHONDONTWRITEBYTECODE is set. Every tool then starts from bytecode.
+    """
+    log("byte-compiling remediations, lab, benchmarks and tasks.py (as pip does on install)")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "remediations", "lab", "benchmarks",
+                    "tasks.py"], cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def ensure_pyinfra(log: Callable[[str], None]) -> str:

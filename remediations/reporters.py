@@ -80,64 +80,169 @@ class AuditLog:
         })
 
 
-class RichReporter:
-    """Progress while hosts run (stderr), then a summary table and the evidence (stdout)."""
+class TextReporter:
+    """Progress while hosts run (stderr), then a summary table and the evidence (stdout).
+
+    Plain text, for logs and pipes: nothing is imported for it. `RichReporter` draws
+    the same lines with colour, a progress bar and a boxed table on a terminal.
+    """
 
     def __init__(self, *, show_diff: bool = False, out: IO[str] | None = None,
                  err: IO[str] | None = None) -> None:
-        from rich.console import Console
-
-        self.console = Console(file=out or sys.stdout, highlight=False, soft_wrap=False)
-        self.err = Console(file=err or sys.stderr, highlight=False)
-        for console in (self.console, self.err):
-            if not console.is_terminal:
-                console.width = max(console.width, _PIPE_WIDTH)  # logs and CI: do not wrap at 80
         self.show_diff = show_diff
-        self._progress: Any = None
-        self._task: Any = None
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
 
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"_on_{event.kind}", None)
         if handler is not None:
             handler(event)
 
-    def _on_run_started(self, event: Event) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+    # How lines reach the streams; RichReporter styles them.
+    def say(self, text: str, style: str = "") -> str:
+        return text
 
-        mode = " [cyan](check mode: nothing is changed)[/]" if event.check else ""
-        self.err.print(f"[bold]{event.remediation}[/] on {len(event.hosts)} host(s), "
-                       f"run {event.run_id}{mode}")
-        if self.err.is_terminal:
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=self.err, transient=True)
-            self._task = self._progress.add_task(event.remediation, total=len(event.hosts))
-            self._progress.start()
+    def esc(self, text: str) -> str:
+        return text
+
+    def out(self, line: str) -> None:
+        self._out.write(line + "\n")
+        self._out.flush()
+
+    def err(self, line: str) -> None:
+        self._err.write(line + "\n")
+        self._err.flush()
+
+    def _on_run_started(self, event: Event) -> None:
+        mode = self.say(" (check mode: nothing is changed)", "cyan") if event.check else ""
+        self.err(f"{self.say(event.remediation, 'bold')} on {len(event.hosts)} host(s), "
+                 f"run {event.run_id}{mode}")
 
     def _on_host_finished(self, event: Event) -> None:
+        self.err(self.host_line(event))
+
+    def host_line(self, event: Event) -> str:
         r = event.result
         assert r is not None
-        line = (f"  [{_STYLE[r.status]}]{r.status.value:<11}[/] {r.host:<20} "
-                f"{_escape(r.message)} [dim]({r.duration:.1f}s)[/]")
-        if self._progress is not None:
-            self._progress.console.print(line)
-            self._progress.advance(self._task)
-        else:
-            self.err.print(line)
+        return (f"  {self.say(f'{r.status.value:<11}', _STYLE[r.status])} {self.esc(f'{r.host:<20}')} "
+                f"{self.esc(r.message)} {self.say(f'({r.duration:.1f}s)', 'dim')}")
 
     def _on_run_finished(self, event: Event) -> None:
-        if self._progress is not None:
-            self._progress.stop()
         assert event.report is not None
         self.summary(event.report)
 
     def summary(self, report: Report) -> None:
+        self.table(report)
+        for r in report:
+            self._details(r)
+        counts = " ".join(f"{k}={v}" for k, v in report.counts().items() if v)
+        self.out(f"{self.say(counts or 'no hosts', 'bold')} in {report.duration:.1f}s "
+                 f"(exit {report.exit_code})")
+
+    def table(self, report: Report) -> None:
+        rows = [("host", "remediation", "status", "message", "time")]
+        rows += [(r.host, r.remediation, r.status.value, " ".join(r.message.split()),
+                  f"{r.duration:.1f}s") for r in report]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        self.out(f"{report.remediation} · run {report.run_id}"
+                 + (" · check mode" if report.check else ""))
+        for row in rows:
+            self.out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False))
+                     + "  " + row[4].rjust(5))
+
+    def _details(self, r: Result) -> None:
+        for step in r.data.get("steps", ()):
+            status = Status(step["status"])
+            self.out(f"{self.say(r.host, 'bold')} {r.remediation} · {step['remediation']}: "
+                     f"{self.say(status.value, _STYLE[status])} {self.esc(step['message'])}")
+        if r.check and r.commands and r.changed:
+            self.out(f"{self.say(r.host, 'bold')} would run:")
+            for c in r.commands:
+                self.out(f"    {self.esc(c)}")
+        if self.show_diff and r.diff is not None and (r.changed or r.check):
+            self.out(f"{self.say(r.host, 'bold')} diff:")
+            self.out(self.esc(r.diff.unified(r.data.get("unit", r.remediation))))
+        if r.failed and r.evidence:
+            tail = "\n".join(r.evidence.rstrip().splitlines()[-_EVIDENCE_LINES:])
+            self.out(f"{self.say(r.host, 'bold red')} evidence:\n{self.esc(tail)}")
+
+    def error(self, message: str, *, evidence: str = "", **extra: Any) -> None:
+        """`error: <one line>` on stderr, then the evidence indented; extra fields are for machines."""
+        line, evidence = _one_line(message, evidence)
+        self.err(f"{self.say('error:', 'bold red')} {self.esc(line)}")
+        if evidence:
+            tail = evidence.rstrip().splitlines()[-_EVIDENCE_LINES:]
+            self.err("\n".join(f"  {self.esc(t)}" for t in tail))
+
+    def listing(self, kind: str, items: dict[str, str]) -> None:
+        """What a task offers (e.g. the runbooks): one name and description a line."""
+        width = max((len(n) for n in items), default=0)
+        for name, doc in items.items():
+            self.out(f"{name:<{width}}  {self.esc(doc)}")
+
+
+class RichReporter(TextReporter):
+    """The same report on a terminal: colour, a progress bar while hosts run, a boxed table."""
+
+    def __init__(self, *, show_diff: bool = False, out: IO[str] | None = None,
+                 err: IO[str] | None = None) -> None:
+        from rich.console import Console
+
+        super().__init__(show_diff=show_diff, out=out, err=err)
+        self.console = Console(file=out or sys.stdout, highlight=False, soft_wrap=False)
+        self.err_console = Console(file=err or sys.stderr, highlight=False)
+        for console in (self.console, self.err_console):
+            if not console.is_terminal:
+                console.width = max(console.width, _PIPE_WIDTH)  # logs and CI: do not wrap at 80
+        self._progress: Any = None
+        self._task: Any = None
+
+    def say(self, text: str, style: str = "") -> str:
+        return f"[{style}]{self.esc(text)}[/]" if style else self.esc(text)
+
+    def esc(self, text: str) -> str:
+        from rich.markup import escape
+
+        return escape(text)
+
+    def out(self, line: str) -> None:
+        self.console.print(line, soft_wrap=True)
+
+    def err(self, line: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(line)
+        else:
+            self.err_console.print(line, soft_wrap=True)
+
+    def _on_run_started(self, event: Event) -> None:
+        super()._on_run_started(event)
+        if self.err_console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=self.err_console, transient=True)
+            self._task = self._progress.add_task(event.remediation, total=len(event.hosts))
+            self._progress.start()
+
+    def _on_host_finished(self, event: Event) -> None:
+        super()._on_host_finished(event)
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def _on_run_finished(self, event: Event) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        super()._on_run_finished(event)
+
+    def table(self, report: Report) -> None:
         from rich.table import Table
 
         title = f"{report.remediation} · run {report.run_id}" + (" · check mode" if report.check else "")
@@ -146,53 +251,12 @@ class RichReporter:
             table.add_column(col, justify="right" if col == "time" else "left",
                              overflow="fold", no_wrap=col in ("host", "status", "time"))
         for r in report:
-            table.add_row(r.host, r.remediation, f"[{_STYLE[r.status]}]{r.status.value}[/]",
-                          _escape(r.message), f"{r.duration:.1f}s")
+            table.add_row(self.esc(r.host), r.remediation, self.say(r.status.value, _STYLE[r.status]),
+                          self.esc(r.message), f"{r.duration:.1f}s")
         self.console.print(table)
-        for r in report:
-            self._details(r)
-        counts = " ".join(f"{k}={v}" for k, v in report.counts().items() if v)
-        self.console.print(f"[bold]{counts or 'no hosts'}[/] in {report.duration:.1f}s "
-                           f"(exit {report.exit_code})")
-
-    def _details(self, r: Result) -> None:
-        for step in r.data.get("steps", ()):
-            status = Status(step["status"])
-            self.console.print(f"[bold]{r.host}[/] {r.remediation} · {step['remediation']}: "
-                               f"[{_STYLE[status]}]{status.value}[/] {_escape(step['message'])}")
-        if r.check and r.commands and r.changed:
-            self.console.print(f"[bold]{r.host}[/] would run:")
-            for c in r.commands:
-                self.console.print(f"    {_escape(c)}")
-        if self.show_diff and r.diff is not None and (r.changed or r.check):
-            self.console.print(f"[bold]{r.host}[/] diff:")
-            self.console.print(_escape(r.diff.unified(r.data.get("unit", r.remediation))))
-        if r.failed and r.evidence:
-            tail = "\n".join(r.evidence.rstrip().splitlines()[-_EVIDENCE_LINES:])
-            self.console.print(f"[bold red]{r.host}[/] evidence:\n{_escape(tail)}")
-
-    def error(self, message: str, *, evidence: str = "", **extra: Any) -> None:
-        """`error: <one line>` on stderr, then the evidence indented; extra fields are for machines."""
-        line, evidence = _one_line(message, evidence)
-        self.err.print(f"[bold red]error:[/] {_escape(line)}", soft_wrap=True)
-        if evidence:
-            tail = evidence.rstrip().splitlines()[-_EVIDENCE_LINES:]
-            self.err.print("\n".join(f"  {_escape(t)}" for t in tail), soft_wrap=True)
-
-    def listing(self, kind: str, items: dict[str, str]) -> None:
-        """What a task offers (e.g. the runbooks): one name and description a line."""
-        width = max((len(n) for n in items), default=0)
-        for name, doc in items.items():
-            self.console.print(f"{name:<{width}}  {_escape(doc)}", soft_wrap=True)
 
 
 def _one_line(message: str, evidence: str) -> tuple[str, str]:
     """The first line of `message`; its other lines go before `evidence`."""
     line, _, rest = message.strip().partition("\n")
     return line.strip(), "\n".join(part for part in (rest.strip("\n"), evidence) if part)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

@@ -220,9 +220,13 @@ def _print_help(task: Task) -> None:  # type: ignore[type-arg]
 
 
 def reporter_for(opts: Common) -> Any:
-    from remediations.reporters import JsonReporter, RichReporter
+    """JSON lines with --json; rich on a terminal; plain text for logs and pipes."""
+    from remediations.reporters import JsonReporter, RichReporter, TextReporter
 
-    return JsonReporter() if opts.json else RichReporter(show_diff=opts.diff)
+    if opts.json:
+        return JsonReporter()
+    tty = sys.stdout.isatty() or sys.stderr.isatty()
+    return (RichReporter if tty else TextReporter)(show_diff=opts.diff)
 
 
 def fail(reporter: Any, message: str, code: int = 1, evidence: str = "") -> Exit:
