@@ -25,6 +25,12 @@ _ACQUIRE = (
     'echo HELD; echo "owner=$(head -n1 %s/owner 2>/dev/null)"; echo "now=$(date +%%s)"; '
     'echo "mtime=$(stat -c %%Y %s 2>/dev/null)"; exit 3; fi'
 )
+# A look at the lock without taking it: HELD as above (exit 3), else FREE; no process
+# is started on the host when it is free (`[` is a shell builtin).
+_PEEK = (
+    'if [ -d %s ]; then echo HELD; echo "owner=$(head -n1 %s/owner 2>/dev/null)"; '
+    'echo "now=$(date +%%s)"; echo "mtime=$(stat -c %%Y %s 2>/dev/null)"; exit 3; fi; echo FREE'
+)
 _BREAK = "mv %s %s 2>/dev/null && rm -rf %s; true"
 # `read` is a shell builtin: no process but the `rm` is started on the host.
 _RELEASE = ('o=; { IFS= read -r o; } 2>/dev/null < %s/owner; '
@@ -51,6 +57,11 @@ def owner_line(run: RunContext) -> str:
 def acquire_argv(run: RunContext, path: str = LOCK_DIR) -> list[str]:
     """The command that takes the lock: prints ACQUIRED, or HELD and the holder (exit 3)."""
     return sh(_ACQUIRE, path, owner_line(run), path, path, path)
+
+
+def peek_argv(path: str = LOCK_DIR) -> list[str]:
+    """The command that looks at the lock: FREE, or HELD and the holder (exit 3)."""
+    return sh(_PEEK, path, path, path)
 
 
 def acquire(conn: Connection, run: RunContext, *, path: str = LOCK_DIR,
@@ -181,6 +192,29 @@ class LockedConnection:
         """
         if self._released:
             self._released = False
+
+    def run_read_batch(self, argvs: Sequence[Sequence[str]], *,
+                       timeout: float | None = None) -> list[CommandResult]:
+        """A batch that only reads: the lock is looked at in the same round trip, not taken.
+
+        A host locked by another run raises `HostLocked`, as a taking batch would (the
+        run's own lock, or a stale one, is taken as usual). A free host is read without
+        the lock, so there is nothing to release; a remediation that then acts takes the
+        lock with its next command and reads again under it.
+        """
+        if not self._pending():
+            return run_batch(self._conn, argvs, timeout=timeout)
+        peek, *rest = run_batch(self._conn, [peek_argv(self._path), *argvs], timeout=timeout)
+        if not peek.stdout.startswith("HELD"):
+            return rest
+        try:
+            acquire(self._conn, self._run, path=self._path, stale_after=self._stale_after,
+                    answer=peek.stdout)
+        except HostLocked as exc:
+            self._refused = exc
+            raise
+        self._held = True
+        return run_batch(self._conn, argvs, timeout=timeout)
 
     def hold_lock(self) -> None:
         """Take the lock now, before the remediation reaches the host some other way."""

@@ -193,8 +193,9 @@ def service_running(t: Target, unit: str, *, restart: bool = False,
             else validate.unit_name(unit))
     name = "service_restarted" if restart else "service_running"
     trip = _decided_on_host(t, unit, restart=restart)
-    before = (parse_unit_state(unit, trip.before) if trip is not None and trip.before is not None
-              else unit_state(t.conn, unit))
+    # A start the host left to Python was read without the lock: read again under it.
+    seen = trip.before if trip is not None and (restart or trip.plan == "none") else None
+    before = parse_unit_state(unit, seen) if seen is not None else unit_state(t.conn, unit)
     if (bad := _unusable(t, name, before)) is not None:
         return bad
     steps = plan_service_running(before, restart=restart, run_started=t.run.started_at)
@@ -242,12 +243,17 @@ def _decided_on_host(t: Target, unit: str, *, restart: bool) -> systemd_guard.Tr
 
     Only through a connection that takes the host's lock with its first batch (the
     runner's); None otherwise (check mode, no lock, a plain connection: plan in Python).
+    Without `restart` the script only reads: the lock is looked at, not taken (no
+    process is started on the host for it), and a unit that must be started is read
+    again under the lock.
     """
     if t.check or getattr(t.conn, "run_final_batch", None) is None:
         return None
     show = show_argv(unit)
     argv = systemd_guard.script(unit, show, restart=restart, run_started=t.run.started_at)
-    ran = run_batch(t.conn, [argv], last=True)
+    read_only = getattr(t.conn, "run_read_batch", None)
+    ran = read_only([argv]) if not restart and read_only is not None else \
+        run_batch(t.conn, [argv], last=True)
     if not ran:
         return None
     trip = systemd_guard.parse(ran[0], restart_command=shlex.join(["systemctl", "restart", unit]),

@@ -67,3 +67,22 @@ def test_exactly_one_of_many_concurrent_runs_wins(tmp_path: Path) -> None:
     for t in threads:
         t.join(30)
     assert len(winners) == 1 and len(losers) == 7
+
+
+def test_the_peek_script_says_free_or_names_the_holder_and_takes_nothing(tmp_path: Path) -> None:
+    import subprocess
+
+    from remediations.locks import peek_argv
+
+    path = str(tmp_path / "remediations.lock")
+    free = subprocess.run(peek_argv(path), capture_output=True, text=True, check=False)
+    assert (free.returncode, free.stdout) == (0, "FREE\n")
+    assert not (tmp_path / "remediations.lock").exists()
+    (tmp_path / "remediations.lock").mkdir()
+    owner = "other\t2026-11-23T10:00:00+00:00\tops@ctl"
+    (tmp_path / "remediations.lock" / "owner").write_text(owner + "\n")
+    held = subprocess.run(peek_argv(path), capture_output=True, text=True, check=False)
+    lines = held.stdout.splitlines()
+    assert held.returncode == 3 and lines[0] == "HELD"
+    assert lines[1] == f"owner={owner}"
+    assert lines[2].startswith("now=") and lines[3].startswith("mtime=")

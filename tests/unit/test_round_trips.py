@@ -21,10 +21,13 @@ from tests.unit.test_systemd import show
 LATER = "Tue 2030-01-01 00:00:00.000000 UTC"  # a start after any run began
 
 
-def host(tmp: Path, *shows: str, **fails: int) -> tuple[RecordingConnection, FakeUnit]:
-    """A connection whose lock is free and whose systemctl answers `shows` in turn."""
+def host(tmp: Path, *shows: str, held: str = "",
+         **fails: int) -> tuple[RecordingConnection, FakeUnit]:
+    """A connection whose lock is free (else `held` by someone) and whose systemctl
+    answers `shows` in turn."""
     unit = FakeUnit(tmp, shows, fails=fails)
     conn = RecordingConnection("web1").on("mkdir", stdout="ACQUIRED\n")
+    conn.on("echo FREE", stdout=held or "FREE\n", exit_code=3 if held else 0)
     conn.on(r"^(sh -c|systemctl)", reply=unit.run)
     return conn, unit
 
@@ -37,7 +40,7 @@ def run_on(conn: RecordingConnection, tmp: Path, *, restart: bool, check: bool =
 
 
 def kinds(conn: RecordingConnection) -> list[str]:
-    names = {"remediations-plan": "guard", "mkdir": "lock", "rm -rf": "unlock", "systemctl show": "show",
+    names = {"remediations-plan": "guard", "echo FREE": "peek", "mkdir": "lock", "rm -rf": "unlock", "systemctl show": "show",
              "systemctl restart": "restart", "systemctl start": "start", "journalctl": "journal"}
     return [next(k for p, k in names.items() if p in line) for line in conn.command_lines]
 
@@ -62,22 +65,32 @@ def test_a_second_restart_in_the_same_run_costs_one_round_trip_and_changes_nothi
     assert conn.round_trips == 1
 
 
-def test_no_op_costs_one_round_trip(tmp_path: Path) -> None:
+def test_no_op_costs_one_round_trip_and_takes_no_lock(tmp_path: Path) -> None:
     conn, unit = host(tmp_path, show(100))
     result = run_on(conn, tmp_path, restart=False)
     assert result.status is Status.OK and result.message == "nginx.service already active (MainPID 100)"
-    assert unit.actions == [] and kinds(conn) == ["lock", "guard", "unlock"]
+    # The lock is looked at (a builtin `[ -d ]`), not taken: nothing to release.
+    assert unit.actions == [] and kinds(conn) == ["peek", "guard"]
     assert conn.round_trips == 1
 
 
-def test_a_stopped_unit_is_planned_in_python_with_the_state_the_host_sent(tmp_path: Path) -> None:
-    conn, unit = host(tmp_path, show(0, "n/a", active="inactive"), show(300, LATER))
+def test_a_no_op_on_a_host_locked_by_another_run_is_skipped_unread(tmp_path: Path) -> None:
+    conn, unit = host(tmp_path, show(100), held="HELD\nowner=other\t2026-11-23T10:00:00+00:00\t"
+                                                "ops@ctl\nnow=100\nmtime=90\n")
+    result = run_on(conn, tmp_path, restart=False)
+    assert result.status is Status.SKIPPED and "locked by run other" in result.message
+    assert kinds(conn) == ["peek"] and unit.reads == 0 and conn.round_trips == 1
+
+
+def test_a_stopped_unit_is_read_again_under_the_lock_and_started(tmp_path: Path) -> None:
+    stopped = show(0, "n/a", active="inactive")
+    conn, unit = host(tmp_path, stopped, stopped, show(300, LATER))
     result = run_on(conn, tmp_path, restart=False)
     assert result.status is Status.CHANGED and result.commands == ("systemctl start nginx.service",)
     assert unit.actions == ["start nginx.service"]
-    # The lock stays held after `slow`; start + read back + unlock go in the second trip.
-    assert kinds(conn) == ["lock", "guard", "start", "show", "unlock"]
-    assert conn.round_trips == 2
+    # Read without the lock ("slow"), then lock + read, start + read back + unlock.
+    assert kinds(conn) == ["peek", "guard", "lock", "show", "start", "show", "unlock"]
+    assert conn.round_trips == 3
 
 
 def test_inside_a_composition_the_lock_is_held_to_the_end(tmp_path: Path) -> None:
