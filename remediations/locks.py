@@ -207,14 +207,7 @@ class LockedConnection:
         peek, *rest = run_batch(self._conn, [peek_argv(self._path), *argvs], timeout=timeout)
         if not peek.stdout.startswith("HELD"):
             return rest
-        try:
-            acquire(self._conn, self._run, path=self._path, stale_after=self._stale_after,
-                    answer=peek.stdout)
-        except HostLocked as exc:
-            self._refused = exc
-            raise
-        self._held = True
-        return run_batch(self._conn, argvs, timeout=timeout)
+        return self._take_held(peek.stdout, argvs, timeout)
 
     def hold_lock(self) -> None:
         """Take the lock now, before the remediation reaches the host some other way."""
@@ -252,10 +245,15 @@ class LockedConnection:
         if lock.stdout.startswith("ACQUIRED"):
             self._held = True
             return rest
+        return self._take_held(lock.stdout, argvs, timeout)
+
+    def _take_held(self, answer: str, argvs: Sequence[Sequence[str]],
+                   timeout: float | None) -> list[CommandResult]:
+        """The lock was held: by this run (a resumed one) or stale, it is still ours to take;
+        then `argvs` run under it. Another run's lock refuses this and every later command."""
         try:
-            # Held: by this run (a resumed one) or stale, it is still ours to take.
             acquire(self._conn, self._run, path=self._path, stale_after=self._stale_after,
-                    answer=lock.stdout)
+                    answer=answer)
         except HostLocked as exc:
             self._refused = exc
             raise
