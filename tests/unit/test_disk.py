@@ -391,9 +391,11 @@ def test_truncate_for_real_keeps_the_tail_and_the_writer(tmp_path: Path, where: 
         assert 0 < len(olds) <= 500
         assert news[-1] == out[0][-1]
         missing = sorted(set(range(news[0], news[-1] + 1)) - set(news))
-        # collapse-range and perl lose nothing; the shell loop may lose what is written
-        # in the millisecond between its last size check and truncate
-        assert len(missing) <= (3 if where == "tmpfs-no-perl" else 0), missing
+        # collapse-range loses nothing; the copy may lose what is written between its
+        # last size check and the truncate: microseconds in perl (one line at most, seen
+        # once on a loaded machine), a millisecond in the shell loop
+        allowed = 0 if r.data["method"] == "collapse-range" else 3 if where == "tmpfs-no-perl" else 1
+        assert len(missing) <= allowed, missing
         # the writer has stopped: one more run cuts what it appended, the next finds it done
         assert log_truncated(t, str(log), keep_lines=500).status is Status.CHANGED
         tail = log.read_text().splitlines()
