@@ -211,12 +211,25 @@ def test_service_runbooks_change_then_ok(cli: Any, connection: str, name: str) -
     assert again.code == 0 and again.by_host()["web1"]["status"] == "ok", again.stdout
 
 
-def test_redis_down_starts_redis(cli: Any, connection: str) -> None:
+@pytest.fixture
+def scheduler_paused() -> Iterator[None]:
+    """The lab's laravel-scheduler.timer ticks every minute, and its service Wants= redis:
+    a tick between stopping redis and the runbook's read would start redis again. Pause
+    it, as an operator does during a Redis outage."""
     web1 = infra_host("web1")
-    web1.run("systemctl stop redis-server")
+    web1.check_output("systemctl stop laravel-scheduler.timer")
+    yield
+    web1.check_output("systemctl start laravel-scheduler.timer")
+
+
+def test_redis_down_starts_redis(cli: Any, connection: str, scheduler_paused: None) -> None:
+    web1 = infra_host("web1")
+    stop = web1.run("systemctl stop redis-server && systemctl is-active redis-server")
+    assert stop.stdout.strip() == "inactive", (stop.rc, stop.stdout, stop.stderr)
     res, rid = runbook(cli, "redis-down", connection)
     assert res.code == 0, res.stdout + res.stderr
-    assert steps(res)["redis running"]["status"] == "changed"
+    started = steps(res)["redis running"]
+    assert started["status"] == "changed", started
     assert web1.check_output(f"{REDIS} PING") == "PONG"
     again, _ = runbook(cli, "redis-down", connection, run_id=rid)
     assert again.by_host()["web1"]["status"] == "ok", again.stdout
