@@ -17,114 +17,114 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "compose_logs_saved": "remediations.compose",
-    "compose_service_at_tag": "remediations.compose",
-    "compose_service_restarted": "remediations.compose",
-    "compose_services": "remediations.compose",
-    "compose_services_started": "remediations.compose",
-    "compose_services_stopped": "remediations.compose",
-    "compose_stack_restarted": "remediations.compose",
+    "compose_logs_saved": "remediations.docker.compose",
+    "compose_service_at_tag": "remediations.docker.compose",
+    "compose_service_restarted": "remediations.docker.compose",
+    "compose_services": "remediations.docker.compose",
+    "compose_services_started": "remediations.docker.compose",
+    "compose_services_stopped": "remediations.docker.compose",
+    "compose_stack_restarted": "remediations.docker.compose",
     "CommandResult": "remediations.connections",
     "Connection": "remediations.connections",
     "connect": "remediations.connections",
     "sh": "remediations.connections",
-    "container_logs_cleared": "remediations.containers",
-    "container_restarted_above_memory": "remediations.containers",
-    "container_stats": "remediations.containers",
-    "Verification": "remediations.contract",
-    "apply": "remediations.contract",
-    "disk_usage": "remediations.disk",
-    "large_logs": "remediations.disk",
-    "old_files_removed": "remediations.disk",
-    "DockerEngine": "remediations.docker",
-    "DockerError": "remediations.docker",
-    "NotFound": "remediations.docker",
-    "engine": "remediations.docker",
-    "CommandFailed": "remediations.errors",
-    "CommandTimeout": "remediations.errors",
-    "ConnectionFailed": "remediations.errors",
-    "HostLocked": "remediations.errors",
-    "InvalidInput": "remediations.errors",
-    "InventoryError": "remediations.errors",
-    "KubeApiError": "remediations.errors",
-    "NoHostsMatched": "remediations.errors",
-    "RemediationError": "remediations.errors",
-    "Unreachable": "remediations.errors",
-    "evidence_preserved": "remediations.evidence",
-    "database_reachable": "remediations.health",
-    "http_ok": "remediations.health",
+    "container_logs_cleared": "remediations.docker.containers",
+    "container_restarted_above_memory": "remediations.docker.containers",
+    "container_stats": "remediations.docker.containers",
+    "Verification": "remediations.run.contract",
+    "apply": "remediations.run.contract",
+    "disk_usage": "remediations.host.disk",
+    "large_logs": "remediations.host.disk",
+    "old_files_removed": "remediations.host.disk",
+    "DockerEngine": "remediations.docker.engine",
+    "DockerError": "remediations.docker.engine",
+    "NotFound": "remediations.docker.engine",
+    "engine": "remediations.docker.engine",
+    "CommandFailed": "remediations.core.errors",
+    "CommandTimeout": "remediations.core.errors",
+    "ConnectionFailed": "remediations.core.errors",
+    "HostLocked": "remediations.core.errors",
+    "InvalidInput": "remediations.core.errors",
+    "InventoryError": "remediations.core.errors",
+    "KubeApiError": "remediations.core.errors",
+    "NoHostsMatched": "remediations.core.errors",
+    "RemediationError": "remediations.core.errors",
+    "Unreachable": "remediations.core.errors",
+    "evidence_preserved": "remediations.host.evidence",
+    "database_reachable": "remediations.host.health",
+    "http_ok": "remediations.host.health",
     "Host": "remediations.inventory",
     "Inventory": "remediations.inventory",
     "load_inventory": "remediations.inventory",
-    "Cluster": "remediations.kube",
-    "cluster_for": "remediations.kube",
-    "deployment_restarted": "remediations.kubernetes",
-    "deployment_at_release": "remediations.kubernetes",
-    "deployment_releases": "remediations.kubernetes",
-    "deployment_rolled_back": "remediations.kubernetes",
-    "deployment_scaled": "remediations.kubernetes",
-    "image_set": "remediations.kubernetes",
-    "caches_cleared": "remediations.laravel",
-    "caches_rebuilt": "remediations.laravel",
-    "storage_link_present": "remediations.laravel",
-    "storage_permissions": "remediations.laravel",
-    "log_truncated": "remediations.logs",
-    "maintenance_off": "remediations.maintenance",
-    "maintenance_on": "remediations.maintenance",
-    "ip_blocked": "remediations.nginx",
-    "ip_unblocked": "remediations.nginx",
-    "artisan_argv": "remediations.php",
-    "octane_reloaded": "remediations.php",
-    "opcache_reset": "remediations.php",
-    "php_settings": "remediations.php",
-    "docker_pruned": "remediations.prune",
-    "failed_jobs_forgotten": "remediations.queue",
-    "failed_jobs_retried": "remediations.queue",
-    "queue_drained": "remediations.queue",
-    "queue_length": "remediations.queue",
-    "queue_restarted": "remediations.queue",
-    "Redactor": "remediations.redact",
-    "redis_keys_deleted": "remediations.redis",
-    "redis_pong": "remediations.redis",
-    "Event": "remediations.report",
-    "Report": "remediations.report",
-    "Diff": "remediations.result",
-    "Result": "remediations.result",
-    "Status": "remediations.result",
-    "Step": "remediations.result",
-    "rollout_complete": "remediations.rollout",
-    "ReleaseMissing": "remediations.rollbacks",
-    "rollback": "remediations.rollbacks",
-    "rollback_hosts": "remediations.rollbacks",
-    "ReleaseFacts": "remediations.release_facts",
-    "release_current": "remediations.release",
-    "release_facts": "remediations.release_facts",
-    "release_history": "remediations.release_facts",
-    "ReleaseState": "remediations.release_kinds",
-    "at_release": "remediations.release_kinds",
-    "compose_at_release": "remediations.release_kinds",
-    "release_state": "remediations.release_kinds",
-    "target_kind": "remediations.release_kinds",
-    "RunbookStep": "remediations.runbook_steps",
-    "run_steps": "remediations.runbook_steps",
-    "RUNBOOKS": "remediations.runbooks",
-    "RunOptions": "remediations.runner",
-    "run": "remediations.runner",
-    "schedule_cache_cleared": "remediations.scheduler",
-    "scheduler_paused": "remediations.scheduler",
-    "scheduler_resumed": "remediations.scheduler",
-    "start_run": "remediations.state",
-    "programs_running": "remediations.supervisor",
-    "workers_restarted": "remediations.supervisor",
-    "workers_scaled": "remediations.supervisor",
-    "php_fpm_unit": "remediations.systemd",
-    "service_reloaded": "remediations.systemd",
-    "service_running": "remediations.systemd",
-    "service_stopped": "remediations.systemd",
-    "services_status": "remediations.systemd",
-    "unit_state": "remediations.systemd",
-    "RunContext": "remediations.target",
-    "Target": "remediations.target",
+    "Cluster": "remediations.connections.cluster",
+    "cluster_for": "remediations.connections.cluster",
+    "deployment_restarted": "remediations.kubernetes.deployments",
+    "deployment_at_release": "remediations.kubernetes.deployments",
+    "deployment_releases": "remediations.kubernetes.deployments",
+    "deployment_rolled_back": "remediations.kubernetes.deployments",
+    "deployment_scaled": "remediations.kubernetes.deployments",
+    "image_set": "remediations.kubernetes.deployments",
+    "caches_cleared": "remediations.laravel.app",
+    "caches_rebuilt": "remediations.laravel.app",
+    "storage_link_present": "remediations.laravel.app",
+    "storage_permissions": "remediations.laravel.app",
+    "log_truncated": "remediations.host.logs",
+    "maintenance_off": "remediations.laravel.maintenance",
+    "maintenance_on": "remediations.laravel.maintenance",
+    "ip_blocked": "remediations.host.nginx",
+    "ip_unblocked": "remediations.host.nginx",
+    "artisan_argv": "remediations.laravel.php",
+    "octane_reloaded": "remediations.laravel.php",
+    "opcache_reset": "remediations.laravel.php",
+    "php_settings": "remediations.laravel.php",
+    "docker_pruned": "remediations.docker.prune",
+    "failed_jobs_forgotten": "remediations.laravel.queue",
+    "failed_jobs_retried": "remediations.laravel.queue",
+    "queue_drained": "remediations.laravel.queue",
+    "queue_length": "remediations.laravel.queue",
+    "queue_restarted": "remediations.laravel.queue",
+    "Redactor": "remediations.core.redact",
+    "redis_keys_deleted": "remediations.host.redis",
+    "redis_pong": "remediations.host.redis",
+    "Event": "remediations.run.report",
+    "Report": "remediations.run.report",
+    "Diff": "remediations.core.result",
+    "Result": "remediations.core.result",
+    "Status": "remediations.core.result",
+    "Step": "remediations.core.result",
+    "rollout_complete": "remediations.kubernetes.rollout",
+    "ReleaseMissing": "remediations.release.rollback",
+    "rollback": "remediations.release.rollback",
+    "rollback_hosts": "remediations.release.rollback",
+    "ReleaseFacts": "remediations.release.facts",
+    "release_current": "remediations.release.symlink",
+    "release_facts": "remediations.release.facts",
+    "release_history": "remediations.release.facts",
+    "ReleaseState": "remediations.release.kinds",
+    "at_release": "remediations.release.kinds",
+    "compose_at_release": "remediations.release.kinds",
+    "release_state": "remediations.release.kinds",
+    "target_kind": "remediations.release.kinds",
+    "RunbookStep": "remediations.runbooks.steps",
+    "run_steps": "remediations.runbooks.steps",
+    "RUNBOOKS": "remediations.runbooks.catalogue",
+    "RunOptions": "remediations.run.runner",
+    "run": "remediations.run.runner",
+    "schedule_cache_cleared": "remediations.laravel.scheduler",
+    "scheduler_paused": "remediations.laravel.scheduler",
+    "scheduler_resumed": "remediations.laravel.scheduler",
+    "start_run": "remediations.run.state",
+    "programs_running": "remediations.host.supervisor",
+    "workers_restarted": "remediations.host.supervisor",
+    "workers_scaled": "remediations.host.supervisor",
+    "php_fpm_unit": "remediations.host.systemd",
+    "service_reloaded": "remediations.host.systemd",
+    "service_running": "remediations.host.systemd",
+    "service_stopped": "remediations.host.systemd",
+    "services_status": "remediations.host.systemd",
+    "unit_state": "remediations.host.systemd",
+    "RunContext": "remediations.run.target",
+    "Target": "remediations.run.target",
 }
 
 __all__ = [
@@ -240,25 +240,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from remediations.compose import (
-        compose_logs_saved,
-        compose_service_at_tag,
-        compose_service_restarted,
-        compose_services,
-        compose_services_started,
-        compose_services_stopped,
-        compose_stack_restarted,
-    )
     from remediations.connections import CommandResult, Connection, connect, sh
-    from remediations.containers import (
-        container_logs_cleared,
-        container_restarted_above_memory,
-        container_stats,
-    )
-    from remediations.contract import Verification, apply
-    from remediations.disk import disk_usage, large_logs, old_files_removed
-    from remediations.docker import DockerEngine, DockerError, NotFound, engine
-    from remediations.errors import (
+    from remediations.connections.cluster import Cluster, cluster_for
+    from remediations.core.errors import (
         CommandFailed,
         CommandTimeout,
         ConnectionFailed,
@@ -270,58 +254,32 @@ if TYPE_CHECKING:
         RemediationError,
         Unreachable,
     )
-    from remediations.evidence import evidence_preserved
-    from remediations.health import database_reachable, http_ok
-    from remediations.inventory import Host, Inventory, load_inventory
-    from remediations.kube import Cluster, cluster_for
-    from remediations.kubernetes import (
-        deployment_at_release,
-        deployment_releases,
-        deployment_restarted,
-        deployment_rolled_back,
-        deployment_scaled,
-        image_set,
+    from remediations.core.redact import Redactor
+    from remediations.core.result import Diff, Result, Status, Step
+    from remediations.docker.compose import (
+        compose_logs_saved,
+        compose_service_at_tag,
+        compose_service_restarted,
+        compose_services,
+        compose_services_started,
+        compose_services_stopped,
+        compose_stack_restarted,
     )
-    from remediations.laravel import (
-        caches_cleared,
-        caches_rebuilt,
-        storage_link_present,
-        storage_permissions,
+    from remediations.docker.containers import (
+        container_logs_cleared,
+        container_restarted_above_memory,
+        container_stats,
     )
-    from remediations.logs import log_truncated
-    from remediations.maintenance import maintenance_off, maintenance_on
-    from remediations.nginx import ip_blocked, ip_unblocked
-    from remediations.php import artisan_argv, octane_reloaded, opcache_reset, php_settings
-    from remediations.prune import docker_pruned
-    from remediations.queue import (
-        failed_jobs_forgotten,
-        failed_jobs_retried,
-        queue_drained,
-        queue_length,
-        queue_restarted,
-    )
-    from remediations.redact import Redactor
-    from remediations.redis import redis_keys_deleted, redis_pong
-    from remediations.release import release_current
-    from remediations.release_facts import ReleaseFacts, release_facts, release_history
-    from remediations.release_kinds import (
-        ReleaseState,
-        at_release,
-        compose_at_release,
-        release_state,
-        target_kind,
-    )
-    from remediations.report import Event, Report
-    from remediations.result import Diff, Result, Status, Step
-    from remediations.rollbacks import ReleaseMissing, rollback, rollback_hosts
-    from remediations.rollout import rollout_complete
-    from remediations.runbook_steps import RunbookStep, run_steps
-    from remediations.runbooks import RUNBOOKS
-    from remediations.runner import RunOptions, run
-    from remediations.scheduler import schedule_cache_cleared, scheduler_paused, scheduler_resumed
-    from remediations.state import start_run
-    from remediations.supervisor import programs_running, workers_restarted, workers_scaled
-    from remediations.systemd import (
+    from remediations.docker.engine import DockerEngine, DockerError, NotFound, engine
+    from remediations.docker.prune import docker_pruned
+    from remediations.host.disk import disk_usage, large_logs, old_files_removed
+    from remediations.host.evidence import evidence_preserved
+    from remediations.host.health import database_reachable, http_ok
+    from remediations.host.logs import log_truncated
+    from remediations.host.nginx import ip_blocked, ip_unblocked
+    from remediations.host.redis import redis_keys_deleted, redis_pong
+    from remediations.host.supervisor import programs_running, workers_restarted, workers_scaled
+    from remediations.host.systemd import (
         php_fpm_unit,
         service_reloaded,
         service_running,
@@ -329,7 +287,53 @@ if TYPE_CHECKING:
         services_status,
         unit_state,
     )
-    from remediations.target import RunContext, Target
+    from remediations.inventory import Host, Inventory, load_inventory
+    from remediations.kubernetes.deployments import (
+        deployment_at_release,
+        deployment_releases,
+        deployment_restarted,
+        deployment_rolled_back,
+        deployment_scaled,
+        image_set,
+    )
+    from remediations.kubernetes.rollout import rollout_complete
+    from remediations.laravel.app import (
+        caches_cleared,
+        caches_rebuilt,
+        storage_link_present,
+        storage_permissions,
+    )
+    from remediations.laravel.maintenance import maintenance_off, maintenance_on
+    from remediations.laravel.php import artisan_argv, octane_reloaded, opcache_reset, php_settings
+    from remediations.laravel.queue import (
+        failed_jobs_forgotten,
+        failed_jobs_retried,
+        queue_drained,
+        queue_length,
+        queue_restarted,
+    )
+    from remediations.laravel.scheduler import (
+        schedule_cache_cleared,
+        scheduler_paused,
+        scheduler_resumed,
+    )
+    from remediations.release.facts import ReleaseFacts, release_facts, release_history
+    from remediations.release.kinds import (
+        ReleaseState,
+        at_release,
+        compose_at_release,
+        release_state,
+        target_kind,
+    )
+    from remediations.release.rollback import ReleaseMissing, rollback, rollback_hosts
+    from remediations.release.symlink import release_current
+    from remediations.run.contract import Verification, apply
+    from remediations.run.report import Event, Report
+    from remediations.run.runner import RunOptions, run
+    from remediations.run.state import start_run
+    from remediations.run.target import RunContext, Target
+    from remediations.runbooks.catalogue import RUNBOOKS
+    from remediations.runbooks.steps import RunbookStep, run_steps
 
 
 def __getattr__(name: str) -> Any:

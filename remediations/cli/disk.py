@@ -28,8 +28,8 @@ def _inside_every_hosts_roots(opts: Common, path: str, roots: Callable[[Any], tu
     checked here, from the inventory alone, before any host is touched. Inventory
     errors are left to `run_remediation`, which reports them the usual way.
     """
-    from remediations.disk import path_in_roots
-    from remediations.errors import InvalidInput, RemediationError
+    from remediations.core.errors import InvalidInput, RemediationError
+    from remediations.host.disk import path_in_roots
     from remediations.inventory import load_inventory
 
     sources = opts.inventory or os.environ.get("REMEDIATIONS_INVENTORY", "")
@@ -46,7 +46,7 @@ def _inside_every_hosts_roots(opts: Common, path: str, roots: Callable[[Any], tu
 
 def disk_usage(c: Any, opts: Common, path: str = "/", max_percent: float = 0.0) -> None:
     """Show how full the file system holding --path is; fail above --max-percent."""
-    from remediations import disk
+    from remediations.host import disk
 
     where = validated(opts, disk.absolute_path, path)
     if max_percent and not 0 < max_percent <= 100:
@@ -58,7 +58,7 @@ def disk_usage(c: Any, opts: Common, path: str = "/", max_percent: float = 0.0) 
 def truncate_log(c: Any, opts: Common, path: str = "", keep_lines: int = 1000,
                  min_size_mb: float = 0.0) -> None:
     """Keep only the last --keep-lines lines of a log, in place (writers keep writing to it)."""
-    from remediations import disk
+    from remediations.host import disk
 
     required(opts, path, "--path", "/srv/app/current/storage/logs/laravel.log")
     where = validated(opts, disk.absolute_path, path)
@@ -66,7 +66,7 @@ def truncate_log(c: Any, opts: Common, path: str = "", keep_lines: int = 1000,
     if min_size_mb < 0:
         raise fail(reporter_for(opts), "--min-size-mb must not be negative")
     _inside_every_hosts_roots(opts, where, disk.log_roots, "path")
-    from remediations.logs import log_truncated
+    from remediations.host.logs import log_truncated
 
     fn = functools.partial(log_truncated, path=where, keep_lines=keep_lines,
                            min_size=int(min_size_mb * 1024 * 1024) if min_size_mb else None)
@@ -78,7 +78,7 @@ def truncate_log(c: Any, opts: Common, path: str = "", keep_lines: int = 1000,
 def remove_old_files(c: Any, opts: Common, root: str = "", days: int = -1, pattern: str = "*",
                      keep_last: int = 0) -> None:
     """Remove files under --root older than --days days (find -mtime +DAYS), keeping the newest --keep-last."""
-    from remediations import disk
+    from remediations.host import disk
 
     required(opts, root, "--root", "/srv/app/shared/storage/backups")
     if days < 0:
@@ -95,7 +95,7 @@ def remove_old_files(c: Any, opts: Common, root: str = "", days: int = -1, patte
 
 def large_logs(c: Any, opts: Common, root: str = "/var/log", min_size_mb: float = 100.0) -> None:
     """List the files under --root bigger than --min-size-mb MiB, biggest first."""
-    from remediations import disk
+    from remediations.host import disk
 
     where = validated(opts, disk.absolute_path, root, "root")
     if min_size_mb < 0:
@@ -107,7 +107,7 @@ def large_logs(c: Any, opts: Common, root: str = "/var/log", min_size_mb: float 
 def preserve_evidence(c: Any, opts: Common, paths: str = "", fetch_to: str = "",
                       archive_dir: str = "") -> None:
     """Archive the logs and the last hour of journal on each host, once per run; --fetch-to copies it here."""
-    from remediations import disk, evidence
+    from remediations.host import disk, evidence
 
     wanted = [p.strip() for p in paths.split(",") if p.strip()] if paths else None
     for p in wanted or ():
@@ -121,7 +121,7 @@ def preserve_evidence(c: Any, opts: Common, paths: str = "", fetch_to: str = "",
 
 def db_check(c: Any, opts: Common) -> None:
     """Check that the Laravel app reaches its database (artisan migrate:status)."""
-    from remediations.health import database_reachable
+    from remediations.host.health import database_reachable
 
     run_remediation(opts, database_reachable, name="database_reachable", lock=False)
 

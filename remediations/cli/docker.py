@@ -26,14 +26,14 @@ def _positive(opts: Common, value: float, flag: str) -> float:
 
 
 def _services(opts: Common, text: str) -> list[str]:
-    from remediations.compose_cli import service_names
+    from remediations.docker.project import service_names
 
     required(opts, text, "--services", "worker,redis")
     return list(validated(opts, service_names, [s.strip() for s in text.split(",") if s.strip()]))
 
 
 def _service(opts: Common, text: str) -> str:
-    from remediations.compose_cli import service_name
+    from remediations.docker.project import service_name
 
     required(opts, text, "--service", "backend")
     return str(validated(opts, service_name, text))
@@ -41,7 +41,7 @@ def _service(opts: Common, text: str) -> str:
 
 def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0) -> None:
     """Restart a compose service once per run and wait until it is healthy."""
-    from remediations.compose import compose_service_restarted
+    from remediations.docker.compose import compose_service_restarted
 
     fn = functools.partial(compose_service_restarted, service=_service(opts, service),
                            timeout=_positive(opts, wait, "--wait"))
@@ -50,7 +50,7 @@ def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0
 
 def compose_restart_stack(c: Any, opts: Common, wait: float = 300.0) -> None:
     """Take the whole compose project down and up again (once per run); wait until all are healthy."""
-    from remediations.compose import compose_stack_restarted
+    from remediations.docker.compose import compose_stack_restarted
 
     fn = functools.partial(compose_stack_restarted, timeout=_positive(opts, wait, "--wait"))
     run_remediation(opts, fn, name="compose_stack_restarted")
@@ -58,7 +58,7 @@ def compose_restart_stack(c: Any, opts: Common, wait: float = 300.0) -> None:
 
 def compose_stop(c: Any, opts: Common, services: str = "") -> None:
     """Stop compose services (containers kept), e.g. to free memory for the others."""
-    from remediations.compose import compose_services_stopped
+    from remediations.docker.compose import compose_services_stopped
 
     fn = functools.partial(compose_services_stopped, services=_services(opts, services))
     run_remediation(opts, fn, name="compose_services_stopped")
@@ -66,7 +66,7 @@ def compose_stop(c: Any, opts: Common, services: str = "") -> None:
 
 def compose_start(c: Any, opts: Common, services: str = "", wait: float = 120.0) -> None:
     """Start compose services (stopped containers keep their config) and wait until healthy."""
-    from remediations.compose import compose_services_started
+    from remediations.docker.compose import compose_services_started
 
     fn = functools.partial(compose_services_started, services=_services(opts, services),
                            timeout=_positive(opts, wait, "--wait"))
@@ -76,9 +76,9 @@ def compose_start(c: Any, opts: Common, services: str = "", wait: float = 120.0)
 def compose_tag(c: Any, opts: Common, service: str = "", tag: str = "", tag_var: str = "APP_TAG",
                 wait: float = 180.0) -> None:
     """Run a compose service at an image tag (TAG_VAR=tag up -d --no-deps); ok if already there."""
-    from remediations import validate
-    from remediations.compose import compose_service_at_tag
-    from remediations.compose_cli import env_name
+    from remediations.core import validate
+    from remediations.docker.compose import compose_service_at_tag
+    from remediations.docker.project import env_name
 
     name = _service(opts, service)
     required(opts, tag, "--tag", "v1.2.2")
@@ -92,8 +92,8 @@ def compose_tag(c: Any, opts: Common, service: str = "", tag: str = "", tag_var:
 def restart_if_memory(c: Any, opts: Common, container: str = "", max_mb: float = 0.0,
                       max_percent: float = 0.0, wait: float = 120.0) -> None:
     """Restart a container (or every container of a compose service) above a memory threshold."""
-    from remediations.containers import container_restarted_above_memory
-    from remediations.docker import container_ref
+    from remediations.docker.containers import container_restarted_above_memory
+    from remediations.docker.engine import container_ref
 
     required(opts, container, "--container", "backend")
     ref = validated(opts, container_ref, container)
@@ -110,8 +110,8 @@ def restart_if_memory(c: Any, opts: Common, container: str = "", max_mb: float =
 
 def container_stats(c: Any, opts: Common, container: str = "") -> None:
     """Show a container's (or a compose service's) memory in use, one sample."""
-    from remediations import containers
-    from remediations.docker import container_ref
+    from remediations.docker import containers
+    from remediations.docker.engine import container_ref
 
     required(opts, container, "--container", "backend")
     fn = functools.partial(containers.container_stats,
@@ -123,7 +123,7 @@ def docker_prune(c: Any, opts: Common, until: str = "", label: str = "", all_ima
                  build_cache: bool = False, volumes: bool = False, containers: bool = True,
                  images: bool = True) -> None:
     """Remove stopped containers and dangling images (never one a container uses); --check lists them."""
-    from remediations.prune import docker_pruned, parse_label_filter, parse_until
+    from remediations.docker.prune import docker_pruned, parse_label_filter, parse_until
 
     if until:
         validated(opts, parse_until, until, datetime.now(UTC))
@@ -142,8 +142,8 @@ def docker_prune(c: Any, opts: Common, until: str = "", label: str = "", all_ima
 
 def clear_container_logs(c: Any, opts: Common, container: str = "", keep_lines: int = 0) -> None:
     """Cut a container's json-file log to its last --keep-lines lines (0: empty), once per run."""
-    from remediations.containers import container_logs_cleared
-    from remediations.docker import container_ref
+    from remediations.docker.containers import container_logs_cleared
+    from remediations.docker.engine import container_ref
 
     required(opts, container, "--container", "backend")
     if keep_lines < 0:
@@ -159,8 +159,8 @@ def clear_container_logs(c: Any, opts: Common, container: str = "", keep_lines: 
 def save_compose_logs(c: Any, opts: Common, services: str = "", since: str = "",
                       dest_dir: str = "") -> None:
     """Save the compose project's logs to a timestamped file on the Docker host, once per run."""
-    from remediations.compose import INCIDENT_DIR, compose_logs_saved
-    from remediations.disk import absolute_path
+    from remediations.docker.compose import INCIDENT_DIR, compose_logs_saved
+    from remediations.host.disk import absolute_path
 
     wanted = _services(opts, services) if services else None
     directory = validated(opts, absolute_path, dest_dir or INCIDENT_DIR, "--dest-dir")
@@ -171,7 +171,7 @@ def save_compose_logs(c: Any, opts: Common, services: str = "", since: str = "",
 
 def compose_ps(c: Any, opts: Common) -> None:
     """Show each compose service's state, health, image, container and start time."""
-    from remediations.compose import compose_services
+    from remediations.docker.compose import compose_services
 
     run_remediation(opts, compose_services, name="compose_services", lock=False)
 

@@ -1,7 +1,7 @@
 """Invoke tasks for Kubernetes Deployments (registered by `build_namespace`).
 
 Hosts are inventory hosts with `ansible_connection: kubernetes`, each naming a
-Deployment (see `remediations.kube`). Input is validated before the inventory is read.
+Deployment (see `remediations.connections.cluster`). Input is validated before the inventory is read.
 The rollout waits are bounded by `--timeout` (`--wait` for rollout-status).
 """
 
@@ -33,7 +33,7 @@ def _wait(opts: Common) -> float:
 
 def scale(c: Any, opts: Common, replicas: int = -1) -> None:
     """Scale each Deployment to --replicas N and wait until N are ready (0 allowed)."""
-    from remediations.kubernetes import deployment_scaled, validate_replicas
+    from remediations.kubernetes.deployments import deployment_scaled, validate_replicas
 
     if replicas == -1:
         raise fail(reporter_for(opts), "--replicas is required, e.g. --replicas 5")
@@ -45,7 +45,7 @@ def scale(c: Any, opts: Common, replicas: int = -1) -> None:
 
 def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> None:
     """Set a container's image (kubectl set image) and wait for the rollout; no-op when already."""
-    from remediations.kubernetes import image_set, validate_image
+    from remediations.kubernetes.deployments import image_set, validate_image
 
     if not image:
         raise fail(reporter_for(opts), "--image is required, e.g. --image registry/app:v1.2.3")
@@ -56,7 +56,7 @@ def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> Non
 
 def rollout_restart(c: Any, opts: Common) -> None:
     """Restart each Deployment's pods (restartedAt annotation) once per run; wait for the rollout."""
-    from remediations.kubernetes import deployment_restarted
+    from remediations.kubernetes.deployments import deployment_restarted
 
     run_remediation(opts, functools.partial(deployment_restarted, timeout=_wait(opts)),
                     name="deployment_restarted")
@@ -64,8 +64,8 @@ def rollout_restart(c: Any, opts: Common) -> None:
 
 def rollout_undo(c: Any, opts: Common, to_revision: int = 0, release: str = "") -> None:
     """Roll back as kubectl rollout undo: previous revision, --to-revision N, or --release TAG."""
-    from remediations import validate
-    from remediations.kubernetes import deployment_rolled_back
+    from remediations.core import validate
+    from remediations.kubernetes.deployments import deployment_rolled_back
 
     if to_revision and release:
         raise fail(reporter_for(opts), "give --to-revision or --release, not both")
@@ -79,7 +79,7 @@ def rollout_undo(c: Any, opts: Common, to_revision: int = 0, release: str = "") 
 
 def rollout_status(c: Any, opts: Common, wait: float = 300.0) -> None:
     """Wait up to --wait seconds for each rollout to finish (kubectl rollout status's rules)."""
-    from remediations.rollout import rollout_complete
+    from remediations.kubernetes.rollout import rollout_complete
 
     if wait <= 0:
         raise fail(reporter_for(opts), f"--wait must be positive, got {wait:g}")

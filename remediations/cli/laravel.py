@@ -27,7 +27,7 @@ def _csv(text: str) -> list[str]:
 
 def clear_caches(c: Any, opts: Common, kinds: str = "") -> None:
     """Clear the app's caches that exist (cache, config, route, view, event) and say which."""
-    from remediations.laravel import CACHE_KINDS, caches_cleared, validate_kinds
+    from remediations.laravel.app import CACHE_KINDS, caches_cleared, validate_kinds
 
     chosen = validated(opts, validate_kinds, _csv(kinds) or CACHE_KINDS, CACHE_KINDS)
     run_remediation(opts, functools.partial(caches_cleared, kinds=chosen), name="caches_cleared")
@@ -35,7 +35,7 @@ def clear_caches(c: Any, opts: Common, kinds: str = "") -> None:
 
 def rebuild_caches(c: Any, opts: Common, kinds: str = "") -> None:
     """Rebuild config, route, event and view caches that are missing or stale."""
-    from remediations.laravel import REBUILD_KINDS, caches_rebuilt, validate_kinds
+    from remediations.laravel.app import REBUILD_KINDS, caches_rebuilt, validate_kinds
 
     chosen = validated(opts, validate_kinds, _csv(kinds) or REBUILD_KINDS, REBUILD_KINDS)
     run_remediation(opts, functools.partial(caches_rebuilt, kinds=chosen), name="caches_rebuilt")
@@ -43,8 +43,8 @@ def rebuild_caches(c: Any, opts: Common, kinds: str = "") -> None:
 
 def reset_opcache(c: Any, opts: Common, service: str = "") -> None:
     """Reset php-fpm's opcache (reload the unit) once per run."""
-    from remediations import validate
-    from remediations.php import opcache_reset
+    from remediations.core import validate
+    from remediations.laravel.php import opcache_reset
 
     if service:
         validated(opts, validate.unit_name, service)
@@ -55,8 +55,8 @@ def reset_opcache(c: Any, opts: Common, service: str = "") -> None:
 def maintenance_on_task(c: Any, opts: Common, message: str = "", secret: str = "",
                         retry: int = 60, url: str = "") -> None:
     """Put the app in maintenance mode (503), with an optional message and bypass secret."""
-    from remediations import validate
-    from remediations.maintenance import maintenance_on, validate_message, validate_secret
+    from remediations.core import validate
+    from remediations.laravel.maintenance import maintenance_on, validate_message, validate_secret
 
     if message:
         validated(opts, validate_message, message)
@@ -73,8 +73,8 @@ def maintenance_on_task(c: Any, opts: Common, message: str = "", secret: str = "
 
 def maintenance_off_task(c: Any, opts: Common, url: str = "") -> None:
     """Bring the app out of maintenance mode, verified by its health URL answering 200."""
-    from remediations import validate
-    from remediations.maintenance import maintenance_off
+    from remediations.core import validate
+    from remediations.laravel.maintenance import maintenance_off
 
     if url:
         validated(opts, validate.http_url, url)
@@ -84,14 +84,14 @@ def maintenance_off_task(c: Any, opts: Common, url: str = "") -> None:
 
 def storage_link(c: Any, opts: Common) -> None:
     """Link public/storage to storage/app/public (artisan storage:link)."""
-    from remediations.laravel import storage_link_present
+    from remediations.laravel.app import storage_link_present
 
     run_remediation(opts, storage_link_present, name="storage_link_present")
 
 
 def fix_storage_permissions(c: Any, opts: Common, group: str = "") -> None:
     """Give storage/ and bootstrap/cache to the app user with the modes the app needs."""
-    from remediations.laravel import storage_permissions, user_name
+    from remediations.laravel.app import storage_permissions, user_name
 
     if group:
         validated(opts, user_name, group, "group")
@@ -100,7 +100,7 @@ def fix_storage_permissions(c: Any, opts: Common, group: str = "") -> None:
 
 
 def _scheduler(opts: Common, fn: Any, unit: str, name: str) -> None:
-    from remediations import validate
+    from remediations.core import validate
 
     if unit:
         validated(opts, validate.unit_name, unit)
@@ -109,21 +109,21 @@ def _scheduler(opts: Common, fn: Any, unit: str, name: str) -> None:
 
 def pause_scheduler(c: Any, opts: Common, unit: str = "") -> None:
     """Pause the Laravel scheduler: stop its systemd timer (a running tick finishes)."""
-    from remediations.scheduler import scheduler_paused
+    from remediations.laravel.scheduler import scheduler_paused
 
     _scheduler(opts, scheduler_paused, unit, "scheduler_paused")
 
 
 def resume_scheduler(c: Any, opts: Common, unit: str = "") -> None:
     """Resume the Laravel scheduler paused by pause-scheduler (or enabled but stopped)."""
-    from remediations.scheduler import scheduler_resumed
+    from remediations.laravel.scheduler import scheduler_resumed
 
     _scheduler(opts, scheduler_resumed, unit, "scheduler_resumed")
 
 
 def clear_schedule_cache(c: Any, opts: Common) -> None:
     """Release stuck overlap locks of scheduled tasks (artisan schedule:clear-cache)."""
-    from remediations.scheduler import schedule_cache_cleared
+    from remediations.laravel.scheduler import schedule_cache_cleared
 
     run_remediation(opts, schedule_cache_cleared, name="schedule_cache_cleared")
 
@@ -131,7 +131,7 @@ def clear_schedule_cache(c: Any, opts: Common) -> None:
 def php_settings_task(c: Any, opts: Common, names: str = "", pool: str = "",
                       at_least: str = "") -> None:
     """Show PHP settings as php-fpm and the CLI see them (upload/post sizes, memory, time)."""
-    from remediations.php import SETTINGS, ini_names, php_settings
+    from remediations.laravel.php import SETTINGS, ini_names, php_settings
 
     chosen = validated(opts, ini_names, _csv(names) or SETTINGS)
     floors: dict[str, str] = {}
@@ -146,7 +146,7 @@ def php_settings_task(c: Any, opts: Common, names: str = "", pool: str = "",
 
 def reload_octane(c: Any, opts: Common) -> None:
     """Reload the Octane workers once per run (skipped where Octane is not installed)."""
-    from remediations.php import octane_reloaded
+    from remediations.laravel.php import octane_reloaded
 
     run_remediation(opts, octane_reloaded, name="octane_reloaded")
 

@@ -209,14 +209,14 @@ def vars_of(opts: Common) -> tuple[Any, ...]:
 
 def _guarded(reporter: Any, call: Callable[[], None]) -> None:
     """`call()`, with any error it lets out turned into one line and an exit code."""
-    from remediations.errors import RemediationError
+    from remediations.core.errors import RemediationError
 
     try:
         call()
     except Exit:
         raise
     except BrokenPipeError:  # stdout's reader went away (`| head`): nothing left to tell it
-        from remediations.reporters import quiet_stdout
+        from remediations.run.reporters import quiet_stdout
 
         quiet_stdout()
         raise Exit(code=141) from None
@@ -257,7 +257,7 @@ def _print_help(task: Task) -> None:  # type: ignore[type-arg]
 
 def reporter_for(opts: Common) -> Any:
     """JSON lines with --json; rich on a terminal; plain text for logs and pipes."""
-    from remediations.reporters import JsonReporter, RichReporter, TextReporter
+    from remediations.run.reporters import JsonReporter, RichReporter, TextReporter
 
     if opts.json:
         return JsonReporter()
@@ -279,7 +279,7 @@ def needs_yes(opts: Common, danger: str, preview: str) -> None:
 
 def validated(opts: Common, check: Callable[..., Any], *values: Any) -> Any:
     """`check(*values)`, or exit 1 with its message: input is checked before any host is touched."""
-    from remediations.errors import InvalidInput
+    from remediations.core.errors import InvalidInput
 
     try:
         return check(*values)
@@ -301,10 +301,10 @@ def run_remediation(opts: Common, remediation: Callable[..., Any], *, name: str,
     --check the task stops there, once the inventory is read and before any host
     is touched or the audit log written.
     """
-    from remediations import state
-    from remediations.errors import RemediationError
-    from remediations.reporters import AuditLog
-    from remediations.runner import RunOptions, run
+    from remediations.core.errors import RemediationError
+    from remediations.run import state
+    from remediations.run.reporters import AuditLog
+    from remediations.run.runner import RunOptions, run
 
     reporter = reporter_for(opts)
     try:
@@ -358,7 +358,7 @@ def _percentage(reporter: Any, text: str) -> float | None:
 
 def _writable(path: Any) -> Any:
     """`path`, once it can be appended to: a run must not act and then fail to audit."""
-    from remediations.errors import InvalidInput
+    from remediations.core.errors import InvalidInput
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -379,6 +379,6 @@ def _serial(text: str) -> Any:
 def _audit_path(opts: Common) -> Any:
     from pathlib import Path
 
-    from remediations.state import default_audit_log
+    from remediations.run.state import default_audit_log
 
     return Path(opts.audit_log) if opts.audit_log else default_audit_log()

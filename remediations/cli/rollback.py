@@ -27,11 +27,11 @@ def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
     Each target is verified by its health check after the switch; with --serial the
     first batch that fails stops the rollback and is put back where it was.
     """
-    from remediations import state
-    from remediations.errors import RemediationError
-    from remediations.reporters import AuditLog
-    from remediations.rollbacks import rollback_hosts
-    from remediations.validate import release_tag
+    from remediations.core.errors import RemediationError
+    from remediations.core.validate import release_tag
+    from remediations.release.rollback import rollback_hosts
+    from remediations.run import state
+    from remediations.run.reporters import AuditLog
 
     reporter = reporter_for(opts)
     required(opts, release, "--release", "v1.2.2")

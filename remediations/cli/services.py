@@ -18,7 +18,7 @@ from remediations.cli.options import (
 
 
 def _unit(opts: Common, service: str) -> str:
-    from remediations import validate
+    from remediations.core import validate
 
     if not service:
         raise fail(reporter_for(opts), "--service is required, e.g. --service nginx")
@@ -27,7 +27,7 @@ def _unit(opts: Common, service: str) -> str:
 
 def reload(c: Any, opts: Common, service: str = "") -> None:
     """Reload a service once per run (nginx/apache2/php-fpm: config tested first; start if stopped)."""
-    from remediations.systemd import service_reloaded
+    from remediations.host.systemd import service_reloaded
 
     unit = _unit(opts, service)
     run_remediation(opts, functools.partial(service_reloaded, unit=unit), name="service_reloaded")
@@ -35,7 +35,7 @@ def reload(c: Any, opts: Common, service: str = "") -> None:
 
 def start(c: Any, opts: Common, service: str = "") -> None:
     """Start a service if it is not running (never restarts it)."""
-    from remediations.systemd import service_running
+    from remediations.host.systemd import service_running
 
     unit = _unit(opts, service)
     run_remediation(opts, functools.partial(service_running, unit=unit), name="service_running")
@@ -43,7 +43,7 @@ def start(c: Any, opts: Common, service: str = "") -> None:
 
 def stop(c: Any, opts: Common, service: str = "") -> None:
     """Stop a service; already stopped is ok. A database needs --yes."""
-    from remediations.systemd import is_database, service_stopped
+    from remediations.host.systemd import is_database, service_stopped
 
     unit = _unit(opts, service)
     confirm = ((f"stopping {unit} takes a database down", "see what it would run")
@@ -54,8 +54,8 @@ def stop(c: Any, opts: Common, service: str = "") -> None:
 
 def status(c: Any, opts: Common, services: str = "") -> None:
     """Show several services at once (default: nginx, php-fpm, redis, supervisor, databases)."""
-    from remediations import validate
-    from remediations.systemd import services_status
+    from remediations.core import validate
+    from remediations.host.systemd import services_status
 
     units = [u.strip() for u in services.split(",") if u.strip()] if services else None
     if units is not None:
@@ -65,7 +65,7 @@ def status(c: Any, opts: Common, services: str = "") -> None:
 
 
 def _address(opts: Common, address: str | None) -> str:
-    from remediations import validate
+    from remediations.core import validate
 
     if not address:
         raise fail(reporter_for(opts), "an address is required, e.g. block-ip 203.0.113.7")
@@ -74,7 +74,7 @@ def _address(opts: Common, address: str | None) -> str:
 
 def block_ip(c: Any, opts: Common, address: str | None = None) -> None:
     """Deny an IP address or CIDR in nginx (conf.d/blocked.conf, nginx -t, reload)."""
-    from remediations.nginx import ip_blocked
+    from remediations.host.nginx import ip_blocked
 
     addr = _address(opts, address)
     run_remediation(opts, functools.partial(ip_blocked, address=addr), name="ip_blocked")
@@ -82,7 +82,7 @@ def block_ip(c: Any, opts: Common, address: str | None = None) -> None:
 
 def unblock_ip(c: Any, opts: Common, address: str | None = None) -> None:
     """Remove an IP address or CIDR from nginx's deny list (nginx -t, reload)."""
-    from remediations.nginx import ip_unblocked
+    from remediations.host.nginx import ip_unblocked
 
     addr = _address(opts, address)
     run_remediation(opts, functools.partial(ip_unblocked, address=addr), name="ip_unblocked")

@@ -23,10 +23,10 @@ def smoke(c: Any, opts: Common, path: str = "tests/smoke") -> None:
     makes the tests' `remediate(...)` calls report what they would change; --timeout
     bounds each of them, --run-id names their run; --forks, --serial and --diff do not apply.
     """
-    from remediations.errors import RemediationError
+    from remediations.core.errors import RemediationError
     from remediations.inventory import load_inventory
-    from remediations.smoke_report import host_rows, render_json, render_table
-    from remediations.smoke_run import run_smoke_tests
+    from remediations.smoke.results import host_rows, render_json, render_table
+    from remediations.smoke.session import run_smoke_tests
 
     reporter = reporter_for(opts)
     raw = opts.inventory or os.environ.get("REMEDIATIONS_INVENTORY", "")

@@ -20,7 +20,7 @@ from remediations.cli.options import (
 def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
             allow_database_restart: bool = False) -> None:
     """Restart a systemd service once per run, verified active with a new MainPID."""
-    from remediations.systemd import is_database, restart_allowed, service_running
+    from remediations.host.systemd import is_database, restart_allowed, service_running
 
     if not service:
         raise fail(reporter_for(opts), "--service is required, e.g. --service nginx")
@@ -38,8 +38,8 @@ def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
 def health(c: Any, opts: Common, url: str = "", field: str = "", value: str = "",
            from_host: bool = False, retries: int = 0) -> None:
     """Check each host's health URL (inventory `health_url`, or --url): 200/204 expected."""
-    from remediations import validate
-    from remediations.health import http_ok
+    from remediations.core import validate
+    from remediations.host.health import http_ok
 
     if url:
         validated(opts, validate.http_url, url)
@@ -52,7 +52,8 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
             max_percent: float = 80.0, backup_days: int = -1,
             allow_database_restart: bool = False) -> None:
     """Run a seed runbook (app-unresponsive, queue-backlog, disk-full, ...); verifies its end state."""
-    from remediations import runbooks, validate
+    from remediations.core import validate
+    from remediations.runbooks import catalogue as runbooks
 
     if name == "--list":
         reporter_for(opts).listing("runbooks", runbooks.describe())

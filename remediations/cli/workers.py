@@ -11,14 +11,14 @@ from remediations.cli.options import Common, make_task, run_remediation, validat
 
 
 def _ids(text: str) -> list[str]:
-    from remediations.queue import job_ids
+    from remediations.laravel.queue import job_ids
 
     return job_ids([i.strip() for i in text.split(",") if i.strip()])
 
 
 def restart_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None:
     """Restart a supervisor worker group once per run, verified RUNNING with new pids."""
-    from remediations.supervisor import program_name, workers_restarted
+    from remediations.host.supervisor import program_name, workers_restarted
 
     group = validated(opts, lambda: program_name(group, "group"))
     run_remediation(opts, functools.partial(workers_restarted, group=group),
@@ -27,7 +27,7 @@ def restart_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None
 
 def start_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None:
     """Start the stopped processes of a supervisor group; verified RUNNING."""
-    from remediations.supervisor import program_name, programs_running
+    from remediations.host.supervisor import program_name, programs_running
 
     chosen = validated(opts, lambda: program_name(group, "group")) if group else None
     run_remediation(opts, functools.partial(programs_running, group=chosen),
@@ -36,8 +36,8 @@ def start_workers(c: Any, opts: Common, group: str = "laravel-worker") -> None:
 
 def scale_workers(c: Any, opts: Common, count: int = 0, program: str = "laravel-worker") -> None:
     """Run exactly --count processes of a supervisor program (numprocs, reread, update)."""
-    from remediations.errors import InvalidInput
-    from remediations.supervisor import MAX_NUMPROCS, program_name, workers_scaled
+    from remediations.core.errors import InvalidInput
+    from remediations.host.supervisor import MAX_NUMPROCS, program_name, workers_scaled
 
     def check() -> str:
         if not 1 <= count <= MAX_NUMPROCS:
@@ -51,8 +51,8 @@ def scale_workers(c: Any, opts: Common, count: int = 0, program: str = "laravel-
 
 def queue_length(c: Any, opts: Common, queue: str = "default", max: str = "") -> None:
     """Report the length of a redis queue (LLEN queues:<queue>); with --max, fail above it."""
-    from remediations import queue as q
-    from remediations.errors import InvalidInput
+    from remediations.core.errors import InvalidInput
+    from remediations.laravel import queue as q
 
     def check() -> int | None:
         q.queue_name(queue)
@@ -67,8 +67,8 @@ def queue_length(c: Any, opts: Common, queue: str = "default", max: str = "") ->
 
 def wait_queue_drained(c: Any, opts: Common, queue: str = "default", wait: float = 120.0) -> None:
     """Wait until a redis queue is empty (LLEN 0), at most --wait seconds; a check."""
-    from remediations import queue as q
-    from remediations import validate
+    from remediations.core import validate
+    from remediations.laravel import queue as q
 
     validated(opts, lambda: (q.queue_name(queue), validate.positive_number(wait, "--wait")))
     run_remediation(opts, functools.partial(q.queue_drained, queue=queue, timeout=wait),
@@ -77,8 +77,8 @@ def wait_queue_drained(c: Any, opts: Common, queue: str = "default", wait: float
 
 def restart_queue(c: Any, opts: Common, group: str = "laravel-worker") -> None:
     """artisan queue:restart once per run, verified by the workers re-spawning (new pids)."""
-    from remediations.queue import queue_restarted
-    from remediations.supervisor import program_name
+    from remediations.host.supervisor import program_name
+    from remediations.laravel.queue import queue_restarted
 
     chosen = validated(opts, lambda: program_name(group, "group")) if group else None
     run_remediation(opts, functools.partial(queue_restarted, group=chosen),
@@ -87,7 +87,7 @@ def restart_queue(c: Any, opts: Common, group: str = "laravel-worker") -> None:
 
 def retry_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
     """Push failed jobs back onto their queue (all, or --ids a,b); nothing failed = ok."""
-    from remediations.queue import failed_jobs_retried
+    from remediations.laravel.queue import failed_jobs_retried
 
     chosen = validated(opts, lambda: _ids(ids)) if ids else None
     run_remediation(opts, functools.partial(failed_jobs_retried, ids=chosen),
@@ -96,8 +96,8 @@ def retry_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
 
 def forget_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
     """Delete failed jobs --ids a,b from failed_jobs (queue:forget); already gone = ok."""
-    from remediations.errors import InvalidInput
-    from remediations.queue import failed_jobs_forgotten
+    from remediations.core.errors import InvalidInput
+    from remediations.laravel.queue import failed_jobs_forgotten
 
     def check() -> list[str]:
         chosen = _ids(ids)
@@ -114,7 +114,7 @@ def forget_failed_jobs(c: Any, opts: Common, ids: str = "") -> None:
 
 def redis_ping(c: Any, opts: Common, db: int = -1) -> None:
     """Check that redis answers PING with PONG (with the inventory's redis_password)."""
-    from remediations.redis import redis_pong
+    from remediations.host.redis import redis_pong
 
     run_remediation(opts, functools.partial(redis_pong, db=db if db >= 0 else None),
                     name="redis_pong", lock=False)
@@ -123,8 +123,8 @@ def redis_ping(c: Any, opts: Common, db: int = -1) -> None:
 def delete_redis_keys(c: Any, opts: Common, key: str = "", pattern: str = "", db: int = -1,
                       count: int = 500, allow_all: bool = False, max_keys: int = 10_000) -> None:
     """Delete a redis key (--key) or the keys matching a glob (--pattern, walked with SCAN)."""
-    from remediations import redis as rds
-    from remediations.errors import InvalidInput
+    from remediations.core.errors import InvalidInput
+    from remediations.host import redis as rds
 
     def check() -> None:
         if bool(key) == bool(pattern):

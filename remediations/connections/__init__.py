@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from remediations.connections.base import BaseConnection, CommandResult, Connection, sh
-from remediations.errors import InvalidInput
+from remediations.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
@@ -26,6 +26,6 @@ def connect(host: Host, *, timeout: float | None = None) -> BaseConnection:
         from remediations.connections.local import LocalConnection
         return LocalConnection(host, default_timeout=timeout)
     if kind == "kubernetes":
-        from remediations.connections.kube import KubeConnection
+        from remediations.connections.pod import KubeConnection
         return KubeConnection(host, default_timeout=timeout)
     raise InvalidInput(f"{host.name}: connection {kind!r} cannot run commands")

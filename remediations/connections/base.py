@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, Self, runtime_checkable
 
-from remediations.errors import CommandFailed, CommandTimeout, InvalidInput
+from remediations.core.errors import CommandFailed, CommandTimeout, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

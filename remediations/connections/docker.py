@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from remediations.connections.base import BaseConnection, timed_out
-from remediations.errors import Unreachable
+from remediations.core.errors import Unreachable
 
 if TYPE_CHECKING:
     from remediations.inventory import Host

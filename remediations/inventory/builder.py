@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory.model import Group, Host, Inventory
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory.hostrange import HostRangeError, expand_host_pattern
 
 if TYPE_CHECKING:

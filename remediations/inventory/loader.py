@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from typing import Union
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory.builder import UNGROUPED, InventoryDraft
 from remediations.inventory.hostrange import parse_address
 from remediations.inventory.ini_loader import parse_ini_inventory

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory import conventions
 
 

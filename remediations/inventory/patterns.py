@@ -25,7 +25,7 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING
 
-from remediations.errors import InventoryError, NoHostsMatched
+from remediations.core.errors import InventoryError, NoHostsMatched
 from remediations.inventory.hostrange import parse_address
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory.yaml_loader import load_yaml_file
 
 _EXTENSIONS = ("", ".yml", ".yaml", ".json")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory.hostrange import HostRangeError, expand_host_pattern
 
 if TYPE_CHECKING:

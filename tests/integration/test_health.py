@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from remediations import load_inventory, run
-from remediations.health import HEALTH_PATHS, http_ok
-from remediations.result import Status
+from remediations.core.result import Status
+from remediations.host.health import HEALTH_PATHS, http_ok
 from tests.integration.conftest import LAB_INVENTORY, infra_host
 
 pytestmark = pytest.mark.lab

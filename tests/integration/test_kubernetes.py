@@ -21,21 +21,27 @@ import pytest
 import yaml
 
 from remediations.connections import connect
-from remediations.errors import KubeApiError
+from remediations.connections.cluster import Cluster, cluster_for, selector_string
+from remediations.core.errors import KubeApiError
+from remediations.core.result import Result, Status
 from remediations.inventory import Host, load_inventory
-from remediations.kube import Cluster, cluster_for, selector_string
-from remediations.kubernetes import (
+from remediations.kubernetes.deployments import (
     deployment_restarted,
     deployment_rolled_back,
     deployment_scaled,
     image_set,
     rollout_complete,
 )
-from remediations.result import Result, Status
-from remediations.revisions import controlled_replica_sets, history, images, semantic, template
-from remediations.rollout import wait_for_rollout
-from remediations.runner import RunOptions, run
-from remediations.target import RunContext, Target
+from remediations.kubernetes.revisions import (
+    controlled_replica_sets,
+    history,
+    images,
+    semantic,
+    template,
+)
+from remediations.kubernetes.rollout import wait_for_rollout
+from remediations.run.runner import RunOptions, run
+from remediations.run.target import RunContext, Target
 
 pytestmark = pytest.mark.kube
 

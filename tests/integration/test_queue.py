@@ -40,7 +40,7 @@ def worker_pids(host: Any) -> dict[str, int]:
 
 
 def failed_ids(host: Any) -> list[str]:
-    from remediations.queue import parse_failed_jobs
+    from remediations.laravel.queue import parse_failed_jobs
 
     return [j.id for j in parse_failed_jobs(host.check_output(f"{ARTISAN} queue:failed"))]
 
@@ -61,10 +61,10 @@ def queue_hosts(web_hosts: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def test_queue_backlog_workers_started_restarted_and_drained(queue_hosts: dict[str, Any]) -> None:
     """Workers stopped, 500 jobs queued: start, queue:restart, drain; a second pass is all ok."""
     from remediations import load_inventory, run
-    from remediations.queue import queue_drained, queue_restarted
-    from remediations.runner import RunOptions
-    from remediations.state import start_run
-    from remediations.supervisor import programs_running
+    from remediations.host.supervisor import programs_running
+    from remediations.laravel.queue import queue_drained, queue_restarted
+    from remediations.run.runner import RunOptions
+    from remediations.run.state import start_run
 
     for host in queue_hosts.values():
         host.run_expect([0], "supervisorctl stop %s", f"{GROUP}:*")
@@ -115,7 +115,7 @@ def test_queue_backlog_workers_started_restarted_and_drained(queue_hosts: dict[s
 
 def length_fact(hosts: Any) -> dict[str, int]:
     from remediations import run
-    from remediations.queue import queue_length
+    from remediations.laravel.queue import queue_length
 
     return {r.host: r.data["length"] for r in run(queue_length, hosts)}
 

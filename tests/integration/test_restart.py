@@ -222,8 +222,8 @@ def test_become_over_ssh_as_a_sudoer(cli: Any, tmp_path: Path) -> None:
 
 def test_command_timeout_is_a_failed_result_not_a_hang(tmp_path: Path, lab: Any) -> None:
     from remediations import load_inventory, run
-    from remediations.result import Result, Status
-    from remediations.runner import RunOptions
+    from remediations.core.result import Result, Status
+    from remediations.run.runner import RunOptions
 
     def sleepy(t: Any) -> Result:
         t.conn.run(["sleep", "30"], timeout=2)

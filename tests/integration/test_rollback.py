@@ -23,7 +23,7 @@ import testinfra
 import yaml
 
 import lab.stack as stack
-from remediations.health import fetch
+from remediations.host.health import fetch
 from tests.integration.conftest import ROOT, infra_host, inventory_text
 from tests.integration.test_kubernetes import Lab as KubeLab
 from tests.integration.test_kubernetes import img

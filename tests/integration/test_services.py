@@ -245,9 +245,9 @@ def test_bad_unit_names_are_rejected_before_any_host_is_touched(cli: Any, tmp_pa
 def test_php_fpm_unit_is_discovered_when_the_inventory_does_not_name_it(
         lab: Any, connection: str) -> None:
     from remediations import load_inventory, run
-    from remediations.result import Result, Status
-    from remediations.systemd import php_fpm_unit, services_status
-    from remediations.target import Target
+    from remediations.core.result import Result, Status
+    from remediations.host.systemd import php_fpm_unit, services_status
+    from remediations.run.target import Target
 
     hosts = [h.with_vars(php_fpm_service="", ansible_connection=connection)
              for h in load_inventory(INV).select("web1")]

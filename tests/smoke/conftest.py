@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import lab.manage as _lab
-from remediations.pytest_plugin import inventory_paths
+from remediations.smoke.plugin import inventory_paths
 
 HERE = Path(__file__).resolve().parent
 _ON_LAB = pytest.StashKey[bool]()

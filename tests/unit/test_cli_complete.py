@@ -28,8 +28,8 @@ from invoke.program import Program
 
 import remediations
 from remediations.cli import build_namespace
-from remediations.report import Report
-from remediations.runbooks import NEEDS_IP, RUNBOOKS
+from remediations.run.report import Report
+from remediations.runbooks.catalogue import NEEDS_IP, RUNBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO_ONLY = ("lab.", "stack.", "bench.", "demo")  # tasks.py's own: the lab, the benchmarks, the demo
@@ -91,7 +91,7 @@ TASKS: dict[str, tuple[str, list[str] | None]] = {
     "deployment_restarted": ("rollout-restart", []),
     "deployment_rolled_back": ("rollout-undo", []),
     "rollout_complete": ("rollout-status", []),
-    # `rollback --release TAG` picks one of these per host kind (remediations.rollbacks).
+    # `rollback --release TAG` picks one of these per host kind (remediations.release.rollback).
     "at_release": ("rollback", None),
     "compose_at_release": ("rollback", None),
     "deployment_at_release": ("rollback", None),
@@ -171,7 +171,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
     """The remediations handed to the runner; the runner itself runs nothing."""
-    from remediations import runner
+    from remediations.run import runner
 
     seen: list[Callable[..., Any]] = []
 

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from remediations.compose import (
+from remediations.connections.recording import RecordingConnection
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.docker.compose import (
     compose_logs_saved,
     compose_service_at_tag,
     compose_service_restarted,
@@ -18,7 +21,8 @@ from remediations.compose import (
     compose_stack_restarted,
     plan_service_restarted,
 )
-from remediations.compose_cli import (
+from remediations.docker.engine import parse_container
+from remediations.docker.project import (
     ComposeCli,
     ComposeMissing,
     ComposeProject,
@@ -28,12 +32,8 @@ from remediations.compose_cli import (
     parse_version,
     project,
 )
-from remediations.connections.recording import RecordingConnection
-from remediations.docker import parse_container
-from remediations.errors import InvalidInput
 from remediations.inventory import Host
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 from tests.unit.test_docker import RUN_START, FakeDocker, inspect_doc, install_fake, stamp
 
 V1 = ("docker-compose",)

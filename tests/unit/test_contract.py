@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from remediations.connections.recording import RecordingConnection
-from remediations.contract import Verification, apply
-from remediations.result import Status, Step
-from remediations.target import RunContext, Target
+from remediations.core.result import Status, Step
+from remediations.run.contract import Verification, apply
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 STEPS = [Step(["systemctl", "restart", "x.service"])]

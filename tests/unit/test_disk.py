@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from remediations import disk
 from remediations.connections.local import LocalConnection
 from remediations.connections.recording import RecordingConnection
-from remediations.disk import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.host import disk
+from remediations.host.disk import (
     FileEntry,
     Resolved,
     absolute_path,
@@ -31,10 +33,8 @@ from remediations.disk import (
     path_in_roots,
     plan_old_files,
 )
-from remediations.errors import InvalidInput
-from remediations.logs import MARKER, LogFacts, log_truncated, plan_log_truncated
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.host.logs import MARKER, LogFacts, log_truncated, plan_log_truncated
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 RUN_START = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from remediations.connections.recording import RecordingConnection
-from remediations.docker import (
+from remediations.core.errors import CommandFailed, InvalidInput, Unreachable
+from remediations.docker.engine import (
     ContainerStats,
     DockerEngine,
     DockerError,
@@ -25,9 +26,8 @@ from remediations.docker import (
     parse_stats,
     parse_time,
 )
-from remediations.errors import CommandFailed, InvalidInput, Unreachable
 from remediations.inventory import Host
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 
 RUN_START = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
@@ -174,11 +174,11 @@ def fake_engine(fake: FakeDocker, name: str = "dockerhost") -> DockerEngine:
 
 def install_fake(monkeypatch: pytest.MonkeyPatch, fake: FakeDocker) -> None:
     """Make every `engine(t)` of the library return `fake`."""
-    import remediations.compose
-    import remediations.containers
-    import remediations.prune
+    import remediations.docker.compose
+    import remediations.docker.containers
+    import remediations.docker.prune
 
-    for mod in (remediations.compose, remediations.containers, remediations.prune):
+    for mod in (remediations.docker.compose, remediations.docker.containers, remediations.docker.prune):
         monkeypatch.setattr(mod, "engine", lambda t, **kw: fake_engine(fake, t.name))
 
 

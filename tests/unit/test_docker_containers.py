@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.containers import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.docker.containers import (
     container_logs_cleared,
     container_restarted_above_memory,
     container_stats,
     over,
 )
-from remediations.docker import ContainerStats
-from remediations.errors import InvalidInput
+from remediations.docker.engine import ContainerStats
 from remediations.inventory import Host
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 from tests.unit.test_docker import RUN_START, FakeDocker, inspect_doc, install_fake
 
 MiB = 2**20

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.inventory import Host
-from remediations.prune import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.docker.prune import (
     Filters,
     LabelFilter,
     docker_pruned,
@@ -18,8 +18,8 @@ from remediations.prune import (
     parse_until,
     plan_prune,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.inventory import Host
+from remediations.run.target import RunContext, Target
 from tests.unit.test_docker import RUN_START, FakeDocker, install_fake
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)

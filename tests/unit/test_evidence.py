@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from remediations import evidence
 from remediations.connections.local import LocalConnection
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.evidence import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.host import evidence
+from remediations.host.evidence import (
     archive_name,
     default_paths,
     evidence_preserved,
     fetch_file,
     parse_inspection,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 RUN_START = datetime(2026, 11, 23, 10, 4, 5, tzinfo=UTC)

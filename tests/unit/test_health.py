@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.health import HEALTH_PATHS, database_reachable, health_path, http_ok
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.host.health import HEALTH_PATHS, database_reachable, health_path, http_ok
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 ROUTES: dict[str, tuple[int, Any]] = {}

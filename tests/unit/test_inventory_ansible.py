@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from remediations.errors import NoHostsMatched
+from remediations.core.errors import NoHostsMatched
 from remediations.inventory import Inventory, load_inventory
 
 DATA = Path(__file__).parent / "inventory_data"

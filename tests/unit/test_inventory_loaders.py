@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory import Inventory, load_inventory
 from remediations.inventory.hostrange import HostRangeError, expand_host_pattern
 from remediations.inventory.ini_loader import parse_ini_value

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory import Group, Host, Inventory
 from remediations.inventory.conventions import is_secret_name, parse_bool
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from remediations.errors import InventoryError, NoHostsMatched
+from remediations.core.errors import InventoryError, NoHostsMatched
 from remediations.inventory import Inventory, load_inventory, select, split_pattern
 from remediations.inventory.patterns import order_terms
 from tests.unit.test_inventory_loaders import write

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from remediations.errors import InventoryError
+from remediations.core.errors import InventoryError
 from remediations.inventory import load_inventory
 from tests.unit.test_inventory_loaders import write
 

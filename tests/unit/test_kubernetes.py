@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from remediations.connections.kube import KubeConnection
-from remediations.errors import InvalidInput
-from remediations.kubernetes import (
+from remediations.connections.pod import KubeConnection
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.kubernetes.deployments import (
     RESTARTED_AT,
     deployment_restarted,
     deployment_rolled_back,
@@ -17,9 +18,8 @@ from remediations.kubernetes import (
     image_set,
     rollout_complete,
 )
-from remediations.result import Status
-from remediations.revisions import REVISION
-from remediations.target import RunContext, Target
+from remediations.kubernetes.revisions import REVISION
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 from tests.unit.test_kubernetes_fake import FakeCluster, World, deployment, patches
 

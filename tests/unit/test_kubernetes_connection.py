@@ -14,8 +14,9 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from remediations.connections import connect
-from remediations.connections.kube import LOCK_ANNOTATION, KubeConnection
-from remediations.errors import (
+from remediations.connections.cluster import Cluster, cluster_for, kube_settings, translate
+from remediations.connections.pod import LOCK_ANNOTATION, KubeConnection
+from remediations.core.errors import (
     CommandFailed,
     CommandTimeout,
     HostLocked,
@@ -23,11 +24,10 @@ from remediations.errors import (
     KubeApiError,
     Unreachable,
 )
-from remediations.kube import Cluster, cluster_for, kube_settings, translate
-from remediations.laravel import caches_cleared
-from remediations.queue import queue_restarted
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.core.result import Status
+from remediations.laravel.app import caches_cleared
+from remediations.laravel.queue import queue_restarted
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host, inventory
 from tests.unit.test_kubernetes_fake import FakeCluster, World, api_error, patches
 
@@ -287,8 +287,8 @@ def test_lock_retries_after_a_conflict() -> None:
 
 
 def test_the_runner_uses_the_deployment_lock() -> None:
-    from remediations.kubernetes import deployment_scaled
-    from remediations.runner import run
+    from remediations.kubernetes.deployments import deployment_scaled
+    from remediations.run.runner import run
 
     c = FakeCluster()
     h = host("web", ansible_connection="kubernetes")
@@ -317,8 +317,8 @@ def test_tasks_register_and_validate_before_reading_the_inventory(tmp_path: Path
 
 
 def test_importing_the_cli_does_not_import_the_client() -> None:
-    code = ("import sys, remediations.cli.kubernetes, remediations.kubernetes, "
-            "remediations.connections.kube; print('kubernetes' in sys.modules)")
+    code = ("import sys, remediations.cli.kubernetes, remediations.kubernetes.deployments, "
+            "remediations.connections.pod; print('kubernetes' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"

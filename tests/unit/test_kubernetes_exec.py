@@ -24,10 +24,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from remediations.connections import connect
-from remediations.errors import CommandFailed, CommandTimeout, KubeApiError
-from remediations.laravel import caches_cleared
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.core.errors import CommandFailed, CommandTimeout, KubeApiError
+from remediations.core.result import Status
+from remediations.laravel.app import caches_cleared
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import inventory
 from tests.unit.test_kubernetes_connection import Pod
 from tests.unit.test_kubernetes_fake import World

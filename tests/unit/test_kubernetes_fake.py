@@ -1,6 +1,6 @@
 """A fake AppsV1Api/CoreV1Api (same method names, JSON responses) and a tiny Deployment controller.
 
-Unit tests of `remediations.kubernetes` drive it through the real `Cluster` handle; the
+Unit tests of `remediations.kubernetes.deployments` drive it through the real `Cluster` handle; the
 tests at the bottom check that the fake keeps the client's method names, so a renamed
 client method cannot go unnoticed.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from remediations.kube import Cluster, selector_matches
-from remediations.revisions import REVISION, equal_ignore_hash, revision_of
+from remediations.connections.cluster import Cluster, selector_matches
+from remediations.kubernetes.revisions import REVISION, equal_ignore_hash, revision_of
 
 UID = "dep-uid-1"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from remediations.kube import exit_code, selector_matches, selector_string
-from remediations.revisions import (
+from remediations.connections.cluster import exit_code, selector_matches, selector_string
+from remediations.kubernetes.revisions import (
     REVISION,
     RevisionNotFound,
     all_replica_sets,
@@ -20,7 +20,7 @@ from remediations.revisions import (
     rollback_annotations,
     rollback_patch,
 )
-from remediations.rollout import pod_warning, rollout_status
+from remediations.kubernetes.rollout import pod_warning, rollout_status
 
 SEL = {"matchLabels": {"app": "web"},
        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "edge"]},

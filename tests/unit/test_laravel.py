@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.laravel import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.laravel.app import (
     CacheFiles,
     artisan_argv,
     caches_cleared,
@@ -24,8 +25,7 @@ from remediations.laravel import (
     storage_link_present,
     storage_permissions,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 APP = "/srv/app/current"

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from remediations import maintenance
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.maintenance import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.laravel import maintenance
+from remediations.laravel.maintenance import (
     Answer,
     blade_escape,
     bypass_cookie,
@@ -19,8 +20,7 @@ from remediations.maintenance import (
     maintenance_on,
     parse_down_file,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 APP = "/srv/app/current"

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.php import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.laravel.php import (
     amount,
     fpm_argv,
     octane_reloaded,
@@ -19,8 +20,7 @@ from remediations.php import (
     parse_pool_overrides,
     php_settings,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 RUN_START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.result import Status
-from remediations.scheduler import (
+from remediations.core.result import Status
+from remediations.laravel.scheduler import (
     TimerState,
     marker_path,
     parse_timer_state,
@@ -19,7 +19,7 @@ from remediations.scheduler import (
     scheduler_paused,
     scheduler_resumed,
 )
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 UNIT = "laravel-scheduler.timer"

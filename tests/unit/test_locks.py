@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from remediations import locks
 from remediations.connections.local import LocalConnection
-from remediations.errors import HostLocked
-from remediations.target import RunContext
+from remediations.core.errors import HostLocked
+from remediations.run import locks
+from remediations.run.target import RunContext
 
 
 def ctx(run_id: str) -> RunContext:
@@ -72,7 +72,7 @@ def test_exactly_one_of_many_concurrent_runs_wins(tmp_path: Path) -> None:
 def test_the_peek_script_says_free_or_names_the_holder_and_takes_nothing(tmp_path: Path) -> None:
     import subprocess
 
-    from remediations.locks import peek_argv
+    from remediations.run.locks import peek_argv
 
     path = str(tmp_path / "remediations.lock")
     free = subprocess.run(peek_argv(path), capture_output=True, text=True, check=False)

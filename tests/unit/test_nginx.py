@@ -9,8 +9,9 @@ import pytest
 
 from remediations.connections.base import CommandResult
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.nginx import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.host.nginx import (
     HEADER,
     blocklist_path,
     denied,
@@ -19,8 +20,7 @@ from remediations.nginx import (
     render_blocked,
     render_unblocked,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 
 PATH = "/etc/nginx/conf.d/blocked.conf"
 NGINX_ACTIVE = ("Id=nginx.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from remediations.errors import InvalidInput
-from remediations.smoke import HealthAnswer, HealthCheck, host_spec
-from remediations.smoke_report import host_rows
-from remediations.smoke_run import LOAD_PLUGIN
+from remediations.core.errors import InvalidInput
+from remediations.smoke.fixtures import HealthAnswer, HealthCheck, host_spec
+from remediations.smoke.results import host_rows
+from remediations.smoke.session import LOAD_PLUGIN
 from tests.unit.helpers import host
 
 pytest_plugins = ["pytester"]
@@ -203,8 +203,8 @@ def test_the_plugin_imports_nothing_heavy_when_unused(pytester: pytest.Pytester)
 import sys
 
 def test_nothing_loaded(request):
-    assert request.config.pluginmanager.has_plugin("remediations.pytest_plugin")
-    heavy = [m for m in ("remediations.inventory", "remediations.runner", "remediations.smoke",
+    assert request.config.pluginmanager.has_plugin("remediations.smoke.plugin")
+    heavy = [m for m in ("remediations.inventory", "remediations.run.runner", "remediations.smoke.fixtures",
                          "fabric", "paramiko", "docker", "kubernetes", "rich", "yaml")
              if m in sys.modules]
     assert heavy == []
@@ -216,7 +216,7 @@ def test_nothing_loaded(request):
 def test_pytest_finds_the_plugin_through_the_pytest11_entry_point() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["entry-points"]["pytest11"] == {
-        "remediations": "remediations.pytest_plugin"}
+        "remediations": "remediations.smoke.plugin"}
 
 
 @pytest.mark.usefixtures("repo_on_path")

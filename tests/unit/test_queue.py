@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.laravel import artisan_argv
-from remediations.queue import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.laravel.app import artisan_argv
+from remediations.laravel.queue import (
     FailedJob,
     failed_jobs_forgotten,
     failed_jobs_retried,
@@ -19,8 +20,7 @@ from remediations.queue import (
     queue_length,
     queue_restarted,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 
 PW = "s3cret-pass"
 ART = "runuser -u www-data -- php /srv/app/current/artisan"

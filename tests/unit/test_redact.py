@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from remediations.redact import MASK, Redactor
-from remediations.result import Diff, Result, Status
+from remediations.core.redact import MASK, Redactor
+from remediations.core.result import Diff, Result, Status
 
 
 def test_known_secrets_and_inline_pairs_are_masked_everywhere() -> None:

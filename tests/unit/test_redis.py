@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.redis import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.host.redis import (
     cli_argv,
     glob_regex,
     redis_keys_deleted,
@@ -17,8 +18,7 @@ from remediations.redis import (
     redis_text,
     scan_argv,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 
 PW = "s3cret-pass"
 

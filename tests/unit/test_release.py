@@ -18,16 +18,9 @@ from typing import Any
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.release import (
-    Plan,
-    actions,
-    marker_name,
-    plan_release,
-    plan_steps,
-    release_current,
-)
-from remediations.release_facts import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.release.facts import (
     describe_bad,
     parse_inspection,
     release_facts,
@@ -35,8 +28,15 @@ from remediations.release_facts import (
     releases_root,
     version_key,
 )
-from remediations.result import Status
-from remediations.target import RunContext, Target
+from remediations.release.symlink import (
+    Plan,
+    actions,
+    marker_name,
+    plan_release,
+    plan_steps,
+    release_current,
+)
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
 
 ROOT = "/srv/app"

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from remediations import rollbacks, state
-from remediations.errors import Unreachable
-from remediations.release_kinds import ReleaseState, target_kind
-from remediations.report import EXIT_FAILED, EXIT_OK, Event
-from remediations.result import Result, Status
-from remediations.rollbacks import ReleaseMissing, rollback_hosts
-from remediations.target import Target
+from remediations.core.errors import Unreachable
+from remediations.core.result import Result, Status
+from remediations.release import rollback as rollbacks
+from remediations.release.kinds import ReleaseState, target_kind
+from remediations.release.rollback import ReleaseMissing, rollback_hosts
+from remediations.run import state
+from remediations.run.report import EXIT_FAILED, EXIT_OK, Event
+from remediations.run.target import Target
 from tests.unit.helpers import inventory
 from tests.unit.test_runner import connector
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from remediations.connections.recording import RecordingConnection
-from remediations.result import Status
-from remediations.runner import run
-from remediations.systemd import service_running
-from remediations.target import RunContext
+from remediations.core.result import Status
+from remediations.host.systemd import service_running
+from remediations.run.runner import run
+from remediations.run.target import RunContext
 from tests.unit.fake_systemd import FakeUnit
 from tests.unit.helpers import inventory
 from tests.unit.test_systemd import show
@@ -156,7 +156,7 @@ def test_check_mode_reads_only(tmp_path: Path) -> None:
 
 
 def test_a_first_command_that_times_out_still_releases_the_lock(tmp_path: Path) -> None:
-    from remediations.errors import CommandTimeout
+    from remediations.core.errors import CommandTimeout
 
     def slow(argv: tuple[str, ...]) -> Any:
         raise CommandTimeout("sleep 30", 2)

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from remediations.connections.recording import RecordingConnection
-from remediations.result import Result, Status
-from remediations.runbook_steps import RunbookStep, run_steps
-from remediations.target import RunContext, Target
+from remediations.core.result import Result, Status
+from remediations.run.target import RunContext, Target
+from remediations.runbooks.steps import RunbookStep, run_steps
 from tests.unit.helpers import host
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import Unreachable
-from remediations.report import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_UNREACHABLE, Event
-from remediations.result import Result, Status
-from remediations.runner import RunOptions, batches, run
-from remediations.target import RunContext, Target
+from remediations.core.errors import Unreachable
+from remediations.core.result import Result, Status
+from remediations.run.report import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_UNREACHABLE, Event
+from remediations.run.runner import RunOptions, batches, run
+from remediations.run.target import RunContext, Target
 from tests.unit.helpers import inventory
 
 

@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.markers import mark_step
-from remediations.result import Status
-from remediations.systemd import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.host.systemd import (
     UnitState,
     default_config_test,
     is_database,
@@ -24,7 +23,8 @@ from remediations.systemd import (
     service_stopped,
     services_status,
 )
-from remediations.target import RunContext, Target
+from remediations.run.markers import mark_step
+from remediations.run.target import RunContext, Target
 
 RUN_START = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 RUN = RunContext("r1", RUN_START)

@@ -9,9 +9,9 @@ import pytest
 
 from remediations.connections.base import CommandResult
 from remediations.connections.recording import RecordingConnection
-from remediations.errors import InvalidInput
-from remediations.result import Status
-from remediations.supervisor import (
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Status
+from remediations.host.supervisor import (
     Program,
     parse_numprocs,
     parse_start_times,
@@ -23,7 +23,7 @@ from remediations.supervisor import (
     workers_restarted,
     workers_scaled,
 )
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 
 RUN_START = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 BEFORE = RUN_START - timedelta(hours=1)

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from remediations.connections.recording import RecordingConnection
-from remediations.result import Status
-from remediations.systemd import (
+from remediations.core.result import Status
+from remediations.host.systemd import (
     UnitState,
     parse_timestamp,
     parse_unit_state,
     plan_service_running,
     service_running,
 )
-from remediations.target import RunContext, Target
+from remediations.run.target import RunContext, Target
 
 RUN_START = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 BEFORE = RUN_START - timedelta(hours=1)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from remediations import systemd_guard
-from remediations.systemd import parse_unit_state, plan_service_running, show_argv
+from remediations.host import systemd_guard
+from remediations.host.systemd import parse_unit_state, plan_service_running, show_argv
 from tests.unit.fake_systemd import FakeUnit
 
 RUN_START = datetime(2026, 11, 23, 10, 0, 0, 250000, tzinfo=UTC)

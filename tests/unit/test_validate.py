@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from remediations import validate
-from remediations.errors import InvalidInput
+from remediations.core import validate
+from remediations.core.errors import InvalidInput
 
 
 @pytest.mark.parametrize("name,expected", [

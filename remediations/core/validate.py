@@ -1,0 +1,81 @@
+"""Input validation: every string from a user or an inventory passes here first.
+
+Each function returns the normalised value or raises `InvalidInput` before any
+host is touched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from urllib.parse import urlsplit
+
+from remediations.core.errors import InvalidInput
+
+# systemd.unit(5): ASCII letters, digits, ":", "-", "_", ".", "\" and "@" templates.
+_UNIT = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?$")
+_UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".mount", ".path", ".slice", ".scope")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_RELEASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+def unit_name(name: str) -> str:
+    """A systemd unit name, `.service` added when no suffix is given."""
+    if not isinstance(name, str) or not name or len(name) > 255 or not _UNIT.fullmatch(name):
+        raise InvalidInput(f"not a valid systemd unit name: {name!r}")
+    if name.startswith("-"):
+        raise InvalidInput(f"not a valid systemd unit name: {name!r} (may not start with '-')")
+    return name if name.endswith(_UNIT_SUFFIXES) else f"{name}.service"
+
+
+def run_id(value: str) -> str:
+    """A run id: letters, digits, '.', '_' and '-', at most 64 characters."""
+    if not isinstance(value, str) or not _RUN_ID.fullmatch(value):
+        raise InvalidInput(
+            f"not a valid run id: {value!r} (letters, digits, '.', '_', '-'; at most 64)")
+    return value
+
+
+def release_tag(value: str) -> str:
+    """A release tag such as v1.2.2."""
+    if not isinstance(value, str) or not _RELEASE.fullmatch(value) or ".." in value:
+        raise InvalidInput(f"not a valid release tag: {value!r}")
+    return value
+
+
+def ip_or_cidr(value: str) -> str:
+    """An IPv4/IPv6 address or network, normalised (`10.0.0.1/8` is refused, not masked)."""
+    try:
+        if "/" in value:
+            return str(ipaddress.ip_network(value, strict=True))
+        return str(ipaddress.ip_address(value))
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"not a valid IP address or CIDR: {value!r}") from exc
+
+
+def path_inside(path: str, root: str) -> str:
+    """An absolute path that stays inside `root` once normalised."""
+    if not isinstance(path, str) or "\0" in path or not path:
+        raise InvalidInput(f"not a valid path: {path!r}")
+    root_n = posixpath.normpath(root)
+    full = posixpath.normpath(path if path.startswith("/") else posixpath.join(root_n, path))
+    if full != root_n and not full.startswith(root_n.rstrip("/") + "/"):
+        raise InvalidInput(f"path {path!r} is outside the allowed root {root!r}")
+    return full
+
+
+def http_url(value: str) -> str:
+    """An http(s) URL with a host."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"not an http(s) URL: {value!r}")
+    if any(c.isspace() for c in value):
+        raise InvalidInput(f"URL may not contain white space: {value!r}")
+    return value
+
+
+def positive_number(value: float, name: str) -> float:
+    if value <= 0:
+        raise InvalidInput(f"{name} must be positive, got {value!r}")
+    return value

@@ -1,0 +1,179 @@
+"""Runaway logs cut down to their last lines, in place, while their writers keep writing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from remediations.connections.base import Connection
+from remediations.core.result import Diff, Result, Status, Step
+from remediations.host.disk import (
+    Resolved,
+    human,
+    log_roots,
+    path_in_roots,
+    resolve,
+    whole_number,
+)
+from remediations.run.contract import Verification, apply
+from remediations.run.target import Target
+
+MARKER = "[remediations] log truncated by run"
+
+
+_LOG_FACTS = ('[ -f "$real" ] || exit 0; printf "keep=%s\\0" "$(tail -n "$x" -- "$real" | wc -c)"; '
+              'printf "keep1=%s\\0" "$(tail -n $((x + 1)) -- "$real" | wc -c)"; '
+              'printf "first=%s\\0" "$(head -c 200 -- "$real" | head -n 1)"')
+
+# Keep the last $2 lines of $1 in place (same inode), so a writer holding it open with
+# O_APPEND goes on writing into it. S = the size at the start; the last N lines of the
+# first S bytes are kept, and so is everything appended after S.
+# 1. fallocate --collapse-range drops whole blocks from the head atomically (ext4, xfs,
+#    overlayfs on them): nothing a writer appends is lost. The partial line left at the
+#    head is overwritten in place with the marker line, padded with at least one space.
+# 2. Elsewhere (tmpfs, nfs, btrfs...): the tail is copied left in place with dd, then the
+#    copy catches up with what was appended meanwhile until the size stops moving, then
+#    the file is truncated. Lines appended between that last size check and truncate()
+#    (about a millisecond: the exec of truncate) are lost; nothing else is.
+# perl (Debian's perl-base is essential) shrinks that window to the microseconds between
+# fstat() and ftruncate() in one process; the shell loop is for hosts without perl.
+_MOVE = (r'my ($f, $R, $d) = @ARGV; open(my $h, "+<", $f) or die "$f: $!\n"; '
+         r'for (my $i = 0; ; $i++) { my $E = (stat $h)[7]; die "$f shrank\n" if $E < $R; '
+         r'if ($E == $R || $i > 1000) { truncate($h, $R - $d) or die "$!\n"; last } '
+         r'for (my $p = $R; $p < $E; ) { my $n = $E - $p; $n = 1 << 20 if $n > 1 << 20; '
+         r'sysseek($h, $p, 0); my $got = sysread($h, my $buf, $n); die "$!\n" unless $got; '
+         r'sysseek($h, $p - $d, 0); syswrite($h, $buf) == $got or die "$!\n"; $p += $got } '
+         r'$R = $E }')
+_TRUNCATE = r'''set -eu
+f=$1 n=$2 ino=$3 marker=$4 move=$5
+[ -f "$f" ] && [ ! -L "$f" ] || { echo "refused: $f is not a regular file" >&2; exit 1; }
+[ "$(stat -c %i -- "$f")" = "$ino" ] || { echo "refused: $f was replaced since it was inspected" >&2; exit 1; }
+S=$(stat -c %s -- "$f") X=65536
+while :; do
+  [ "$X" -lt "$S" ] || X=$S
+  K=$(dd if="$f" bs=65536 iflag=skip_bytes,count_bytes skip=$((S - X)) count="$X" status=none | tail -n "$n" | wc -c)
+  if [ "$K" -lt "$X" ] || [ "$X" -eq "$S" ]; then break; fi
+  X=$((X * 8))
+done
+cut=$((S - K)) m=$((${#marker} + 1))
+[ "$cut" -gt 0 ] || exit 0
+B=$(stat -f -c %S -- "$f") L=$((cut / B * B))
+[ $((cut - L)) -gt "$m" ] || L=$((L - B))
+if [ "$L" -gt 0 ] && fallocate --collapse-range --offset 0 --length "$L" "$f" 2>/dev/null; then
+  { printf %s "$marker"; head -c $((cut - L - m)) /dev/zero | tr '\0' ' '; } | dd of="$f" conv=notrunc status=none
+  echo "collapse $L"; exit 0
+fi
+off=0; [ "$cut" -le "$m" ] || { off=$m; printf '%s\n' "$marker" | dd of="$f" conv=notrunc status=none; }
+d=$((cut - off))
+if command -v perl >/dev/null; then
+  perl -e "$move" "$f" "$cut" "$d"; echo "copy $d"; exit 0
+fi
+R=$cut i=0
+while [ "$i" -lt 100 ]; do
+  E=$(stat -c %s -- "$f")
+  [ "$E" -ge "$R" ] || { echo "$f shrank while it was being truncated" >&2; exit 1; }
+  [ "$E" -gt "$R" ] || break
+  dd if="$f" of="$f" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc skip="$R" seek=$((R - d)) count=$((E - R)) status=none
+  R=$E i=$((i + 1))
+done
+truncate -s $((R - d)) "$f"
+echo "copy $d"'''
+
+
+@dataclass(frozen=True, slots=True)
+class LogFacts:
+    """A log file: real path, size, inode, and the bytes its last N (and N+1) lines take."""
+
+    where: Resolved
+    keep_lines: int
+    keep_bytes: int
+    keep1_bytes: int
+    first_line: str
+
+    @property
+    def size(self) -> int:
+        return self.where.size
+
+
+def log_facts(conn: Connection, path: str, roots: Sequence[str], keep_lines: int) -> LogFacts:
+    where = resolve(conn, path, roots, _LOG_FACTS, keep_lines)
+    rest = dict(where.extra)
+    return LogFacts(where, keep_lines, int(rest.get("keep", "0") or 0),
+                    int(rest.get("keep1", "0") or 0), rest.get("first", ""))
+
+
+def marker_line(run_id: str) -> str:
+    return f"{MARKER} {run_id}; earlier lines removed"
+
+
+def plan_log_truncated(facts: LogFacts, *, min_size: int | None, marker: str) -> tuple[list[Step], str]:
+    """The truncation step, or none and why: small enough, few enough lines, or done already."""
+    size, n = facts.size, facts.keep_lines
+    if min_size is not None and size < min_size:
+        return [], f"{human(size)}, below {human(min_size)}"
+    if facts.keep_bytes >= size:
+        return [], f"{human(size)}, at most {n} lines"
+    if facts.keep1_bytes >= size and facts.first_line.startswith(MARKER):
+        return [], f"{human(size)}, already truncated to its last {n} lines"
+    real = facts.where.real or facts.where.path
+    return [Step(["sh", "-c", _TRUNCATE, "_", real, str(n), str(facts.where.inode), marker,
+                  _MOVE],
+                 f"keep the last {n} lines of {real}, in place")], ""
+
+
+def log_truncated(t: Target, path: str, *, keep_lines: int = 1000,
+                  min_size: int | None = None) -> Result:
+    """`path` holds only its last `keep_lines` lines, truncated in place (same inode).
+
+    A writer holding the file open with O_APPEND (monolog, php-fpm) keeps writing
+    into it. `path` must lie inside the inventory's `log_roots` (default: the app's
+    storage/logs, /srv/app/shared/storage/logs, /var/log), its real path too.
+    `min_size` (bytes): leave smaller files alone.
+    Example: `log_truncated(t, "/srv/app/current/storage/logs/laravel.log", keep_lines=500)`.
+    """
+    roots = log_roots(t)
+    path = path_in_roots(path, roots)
+    keep = whole_number(keep_lines, "keep_lines", minimum=1)
+    if min_size is not None:
+        min_size = whole_number(min_size, "min_size")
+    name = "log_truncated"
+    facts = log_facts(t.conn, path, roots, keep)
+    where = facts.where
+    if where.real is None:
+        return Result(t.name, name, Status.OK, f"{path} does not exist; nothing to truncate",
+                      check=t.check, data={"path": path, "exists": False})
+    refusal = where.refusal(roots, kind="regular file")
+    if refusal:
+        return Result(t.name, name, Status.FAILED, refusal, check=t.check, data={"path": path})
+    steps, why = plan_log_truncated(facts, min_size=min_size, marker=marker_line(t.run.run_id))
+    real = where.real
+    frees = max(0, facts.size - facts.keep_bytes)
+    data: dict[str, Any] = {"path": path, "real_path": real, "inode": where.inode,
+                            "size_before": facts.size, "keep_lines": keep,
+                            "bytes_to_free": frees if steps else 0}
+
+    def verify() -> Verification:
+        after = resolve(t.conn, real, roots, _LOG_FACTS, keep)
+        first = dict(after.extra).get("first", "")
+        # the collapse path pads its marker line with spaces; the copy path does not
+        method = "collapse-range" if first.startswith(MARKER) and first.endswith(" ") else "copy"
+        info = {"size_after": after.size, "freed": facts.size - after.size, "method": method}
+        if after.inode != where.inode:
+            return Verification(False, f"{real} is a new file (inode {after.inode})", "", info)
+        if after.size >= facts.size:
+            return Verification(False, f"{real} did not shrink ({human(after.size)})", "", info)
+        return Verification(True, f"{human(facts.size)} -> {human(after.size)}, same inode", "",
+                            info)
+
+    result = apply(t, name, steps, verify=verify,
+                   ok_message=f"{path}: {why}; nothing to truncate",
+                   action=f"truncate {real} to its last {keep} lines, freeing about {human(frees)}",
+                   done=f"truncated {real} to its last {keep} lines",
+                   diff=Diff(f"{real}: {facts.size} bytes",
+                             f"{real}: about {facts.keep_bytes} bytes + what writers append"),
+                   data=data)
+    if result.changed and not result.check and "size_after" in result.data:
+        return result.replace(diff=Diff(f"{real}: {facts.size} bytes",
+                                        f"{real}: {result.data['size_after']} bytes"))
+    return result

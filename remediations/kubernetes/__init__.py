@@ -1,0 +1,1 @@
+"""Kubernetes Deployments: scaled, image set, restarted, rolled back; rollout status; revisions."""

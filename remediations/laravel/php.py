@@ -1,0 +1,351 @@
+"""The PHP runtime: PHP and artisan as the app user, FPM and CLI settings, opcache, Octane.
+
+`artisan_argv` (re-exported by `remediations.laravel.app`) runs artisan as `app_user`;
+`probe` boots the app in PHP and reports what only the framework knows.
+
+Settings of FPM are read from what FPM itself loads: `php-fpm -i` (its php.ini and
+conf.d, as the unit starts it) with each pool's `php_value` / `php_admin_value` from
+`php-fpm -tt` on top. `php -r ini_get()` would read the CLI's php.ini instead, and
+`php -c fpm/php.ini` would miss conf.d and the pools. A FastCGI request to the running
+pool would be the only live answer, but needs a client and a script FPM may execute,
+which a production host does not have; the files are what the next (re)load uses.
+
+The opcache lives in php-fpm's shared memory: a reload (USR2) makes the master re-exec
+with a new one and replaces every worker. It is done at most once per run.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import posixpath
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from remediations.core import validate
+from remediations.core.errors import InvalidInput, RemediationError
+from remediations.core.result import Result, Status, Step
+from remediations.host.systemd import unit_state
+from remediations.run import markers
+from remediations.run.contract import Verification, apply
+from remediations.run.target import Target
+
+_PATH = re.compile(r"^/[A-Za-z0-9._@+/-]*$")
+_USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+
+# Boots the app as artisan does and prints JSON facts only the framework knows.
+# argv: app path, then sections (store, mutexes, views). Never writes anything.
+PROBE = r"""
+$b = $argv[1];
+require $b.'/vendor/autoload.php';
+$app = require $b.'/bootstrap/app.php';
+$app->make(Illuminate\Contracts\Console\Kernel::class)->bootstrap();
+$o = [];
+foreach (array_slice($argv, 2) as $s) {
+  if ($s === 'store') {
+    $n = $app['config']['cache.default']; $st = $app['cache']->store()->getStore(); $i = null;
+    if ($st instanceof Illuminate\Cache\RedisStore) { $i = (int) $st->connection()->dbSize(); }
+    elseif ($st instanceof Illuminate\Cache\FileStore) { $i = count(glob($st->getDirectory().'/*', GLOB_ONLYDIR) ?: []); }
+    elseif ($st instanceof Illuminate\Cache\ArrayStore || $st instanceof Illuminate\Cache\NullStore) { $i = 0; }
+    $o['store'] = ['name' => $n, 'driver' => $app['config']["cache.stores.$n.driver"], 'items' => $i];
+  } elseif ($s === 'mutexes') {
+    $o['mutexes'] = [];
+    foreach ($app->make(Illuminate\Console\Scheduling\Schedule::class)->events() as $e) {
+      if ($e->mutex->exists($e)) { $o['mutexes'][] = ['command' => $e->command ?? $e->description, 'expression' => $e->expression, 'mutex' => $e->mutexName()]; }
+    }
+  } elseif ($s === 'views') {
+    $f = $app['view']->getFinder(); $c = $app['blade.compiler']; $n = 0; $stale = [];
+    foreach (array_merge($f->getPaths(), ...array_values($f->getHints())) as $p) {
+      if (! is_dir($p)) { continue; }
+      foreach (new RecursiveIteratorIterator(new RecursiveDirectoryIterator($p, FilesystemIterator::SKIP_DOTS)) as $v) {
+        $r = $v->getRealPath();
+        if (! str_ends_with($r, '.blade.php') || str_contains(substr($r, strlen($p)), '/vendor/')) { continue; }
+        $n++; if ($c->isExpired($r)) { $stale[] = $r; }
+      }
+    }
+    $o['views'] = ['count' => $n, 'stale' => $stale];
+  }
+}
+echo json_encode($o);
+"""
+
+
+def app_path(t: Target) -> str:
+    """The inventory's `app_path`, validated (absolute, plain characters, normalised)."""
+    value = t.var("app_path")
+    if not isinstance(value, str) or not _PATH.fullmatch(value):
+        raise InvalidInput(f"{t.name}: app_path must be an absolute path of plain characters, "
+                           f"got {value!r}")
+    norm = posixpath.normpath(value)
+    if norm == "/" or ".." in value.split("/"):
+        raise InvalidInput(f"{t.name}: app_path {value!r} is not an application directory")
+    return norm
+
+
+def user_name(value: Any, what: str = "user") -> str:
+    """A Unix user or group name."""
+    if not isinstance(value, str) or not _USER.fullmatch(value):
+        raise InvalidInput(f"not a valid {what} name: {value!r}")
+    return value
+
+
+def app_user(t: Target) -> str:
+    return user_name(t.var("app_user", "www-data"), "app_user")
+
+
+def app_checked(t: Target) -> str:
+    """Validate `app_path` and `app_user` before any host is touched; return the path."""
+    app_user(t)
+    return app_path(t)
+
+
+def effective_user(t: Target) -> str:
+    """Who commands run as on the host: the become user, else the login user."""
+    host = t.host
+    if host.become:
+        return host.become_user
+    if host.user:
+        return host.user
+    # docker exec and kubectl exec run as the image's user (root unless told): not this machine's.
+    return "root" if host.connection in ("docker", "kubernetes") else getpass.getuser()
+
+
+def as_app_user(t: Target, argv: Sequence[str]) -> list[str]:
+    """`argv` run as `app_user`: as is when we are that user, runuser as root, else sudo."""
+    user = app_user(t)
+    me = effective_user(t)
+    if me == user:
+        return list(argv)
+    if me == "root":
+        return ["runuser", "-u", user, "--", *argv]
+    return ["sudo", "-n", "-u", user, "--", *argv]
+
+
+def artisan_argv(t: Target, *args: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """`php <app_path>/artisan ARGS` as the app user, with `env` set for the command.
+
+    Example: `t.conn.run(artisan_argv(t, "queue:restart"))` runs
+    `runuser -u www-data -- php /srv/app/current/artisan queue:restart` when logged in as root.
+    """
+    prefix = ["env", *(f"{k}={v}" for k, v in env.items())] if env else []
+    return as_app_user(t, [*prefix, "php", f"{app_path(t)}/artisan", *args])
+
+
+def probe(t: Target, *sections: str, fresh_config: bool = False) -> dict[str, Any]:
+    """Run PROBE as the app user; `fresh_config` ignores a cached config (as after config:clear)."""
+    app = app_path(t)
+    env = {"APP_CONFIG_CACHE": f"{app}/bootstrap/cache/remediations-no-config.php"} \
+        if fresh_config else None
+    prefix = ["env", *(f"{k}={v}" for k, v in env.items())] if env else []
+    res = t.conn.run(as_app_user(t, [*prefix, "php", "-r", PROBE, "--", app, *sections]),
+                     timeout=120)
+    try:
+        data: dict[str, Any] = json.loads((res.stdout.strip().splitlines() or ["?"])[-1])
+    except ValueError:
+        raise RemediationError(f"the PHP probe of {app} printed no JSON:\n{res.tail(10)}") from None
+    return data
+
+
+
+SETTINGS = ("upload_max_filesize", "post_max_size", "memory_limit", "max_execution_time")
+_INI = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+_POOL = re.compile(r"NOTICE:\s+\[(?P<pool>[^\]]+)\]\s*$")
+_POOL_VALUE = re.compile(r"NOTICE:\s+php(?:_admin)?_(?:value|flag)\[(?P<name>[^\]]+)\]\s*=\s*(?P<value>.*?)\s*$")
+_KEEP_OPTIONS = ("-y", "--fpm-config", "-c", "--php-ini", "-d")
+_CLI = ('$o = []; foreach (array_slice($argv, 1) as $n) { $v = ini_get($n); '
+        '$o[$n] = $v === false ? null : $v; } echo json_encode($o);')
+
+
+def fpm_unit(t: Target, service: str | None) -> str:
+    value = service or t.var("php_fpm_service")
+    if not value:
+        raise InvalidInput(f"{t.name}: no php-fpm unit: pass one or set php_fpm_service")
+    return validate.unit_name(str(value))
+
+
+def ini_names(names: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(names))
+    bad = [n for n in chosen if not isinstance(n, str) or not _INI.fullmatch(n)]
+    if not chosen or bad:
+        raise InvalidInput(f"not valid php.ini setting names: {bad or 'none given'}")
+    return chosen
+
+
+def fpm_argv(exec_start: str) -> list[str]:
+    """The FPM binary and its config options, from `systemctl show -p ExecStart`."""
+    found = re.search(r"argv\[\]=([^;]*)", exec_start)
+    words = found.group(1).split() if found else []
+    if not words:
+        raise InvalidInput(f"cannot read the php-fpm command line from {exec_start.strip()!r}")
+    argv = [words[0]]
+    for i, word in enumerate(words[1:], 1):
+        if word in _KEEP_OPTIONS and i + 1 < len(words):
+            argv += [word, words[i + 1]]
+    return argv
+
+
+def parse_phpinfo(text: str, names: Iterable[str]) -> dict[str, str | None]:
+    """`name => local => master` lines of phpinfo() in text form."""
+    values: dict[str, str | None] = {}
+    for name in names:
+        values[name] = None
+        for line in text.splitlines():
+            if line.startswith(f"{name} => "):
+                values[name] = line.split(" => ")[1].strip()
+                break
+    return values
+
+
+def parse_pool_overrides(text: str) -> dict[str, dict[str, str]]:
+    """Per pool, the php_value / php_admin_value (and _flag) lines of `php-fpm -tt`."""
+    pools: dict[str, dict[str, str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if m := _POOL.search(line):
+            current = m.group("pool")
+            if current != "global":
+                pools.setdefault(current, {})
+        elif (m := _POOL_VALUE.search(line)) and current and current != "global":
+            pools[current][m.group("name")] = m.group("value")
+    return pools
+
+
+def amount(name: str, value: str | None) -> float:
+    """A setting as a number to compare: sizes in bytes, unlimited as infinity."""
+    if value is None:
+        return math.nan
+    text = value.strip()
+    if (name == "memory_limit" and text == "-1") or (name == "max_execution_time" and text == "0"):
+        return math.inf
+    m = re.fullmatch(r"(-?\d+)\s*([KMGkmg]?)", text)
+    if not m:
+        return math.nan
+    return float(int(m.group(1)) * (1 << (10 * " KMG".index(m.group(2).upper() or " "))))
+
+
+def php_settings(t: Target, names: Iterable[str] = SETTINGS, *, service: str | None = None,
+                 pool: str | None = None, at_least: Mapping[str, str] | None = None) -> Result:
+    """A fact: PHP settings as FPM (per pool) and the CLI (artisan, workers) see them.
+
+    `data["fpm"]` is for `pool` (inventory `php_fpm_pool`, default www or the first),
+    `data["fpm_pools"]` for every pool, `data["cli"]` for the CLI. With `at_least`
+    (`{"upload_max_filesize": "64M"}`) it fails when FPM's value is lower.
+    Example: `php_settings(t, at_least={"memory_limit": "256M"})`.
+    """
+    chosen = ini_names(names)
+    floors = {ini_names([k])[0]: str(v) for k, v in (at_least or {}).items()}
+    unit = fpm_unit(t, service)
+    name = "php_settings"
+    fpm = fpm_argv(t.conn.run(["systemctl", "show", "-p", "ExecStart", unit]).stdout)
+    info = t.conn.run([*fpm, "-i"], check=False)
+    test = t.conn.run([*fpm, "-tt"], check=False)
+    if info.failed or test.failed:
+        return Result(t.name, name, Status.FAILED, f"`{' '.join(fpm)}` cannot load its configuration",
+                      evidence=(info.tail() if info.failed else test.tail()), check=t.check)
+    ini = parse_phpinfo(info.stdout, [*chosen, *floors])
+    overrides = parse_pool_overrides(test.stderr + test.stdout)
+    pools = {p: {n: o.get(n, ini[n]) for n in ini} for p, o in overrides.items()} or {"www": dict(ini)}
+    wanted = pool or t.var("php_fpm_pool") or ("www" if "www" in pools else next(iter(pools)))
+    if wanted not in pools:
+        raise InvalidInput(f"{t.name}: no php-fpm pool {wanted!r}; pools: {', '.join(pools)}")
+    cli = json.loads(t.conn.run(["php", "-r", _CLI, "--", *chosen]).stdout or "{}")
+    data = {"fpm": {n: pools[wanted][n] for n in chosen}, "fpm_pool": wanted,
+            "fpm_pools": pools, "fpm_ini": {n: ini[n] for n in chosen}, "cli": cli,
+            "fpm_binary": fpm[0]}
+    summary = "; ".join(f"{n} fpm={pools[wanted][n]} cli={cli.get(n)}" for n in chosen)
+    low = [f"{n}={pools[wanted][n]} < {v}" for n, v in floors.items()
+           if not amount(n, pools[wanted][n]) >= amount(n, v)]
+    if low:
+        return Result(t.name, name, Status.FAILED, f"FPM pool {wanted}: {', '.join(low)}",
+                      check=t.check, data=data)
+    return Result(t.name, name, Status.OK, summary, check=t.check, data=data)
+
+
+@dataclass(frozen=True, slots=True)
+class Workers:
+    main_pid: int
+    pids: frozenset[int]
+
+
+def fpm_workers(t: Target, unit: str) -> Workers:
+    state = unit_state(t.conn, unit)
+    if not state.main_pid:
+        return Workers(0, frozenset())
+    out = t.conn.run(["pgrep", "-P", str(state.main_pid)], check=False).stdout
+    return Workers(state.main_pid, frozenset(int(p) for p in out.split() if p.isdigit()))
+
+
+def opcache_reset(t: Target, *, service: str | None = None, verify_timeout: float = 15.0) -> Result:
+    """Leave php-fpm's opcache empty once in this run: reload the unit (USR2).
+
+    Not repeated when this run already reloaded or (re)started php-fpm. Verified:
+    active, and none of the workers from before the reload is left.
+    Example: `opcache_reset(t)` after a release switch.
+    """
+    unit = fpm_unit(t, service)
+    name = "opcache_reset"
+    state = unit_state(t.conn, unit)
+    if not state.exists:
+        return Result(t.name, name, Status.FAILED, f"{unit} not found on {t.name}", check=t.check)
+    if not state.active:
+        return Result(t.name, name, Status.SKIPPED,
+                      f"{unit} is {state.active_state}: no opcache to reset", check=t.check)
+    key = markers.reload_key(unit)
+    if state.active_since is not None and state.active_since >= t.run.started_at:
+        why = f"{unit} was (re)started by this run at {state.active_since:%H:%M:%S}"
+        steps: list[Step] = []
+    elif markers.done(t.conn, t.run, key):
+        why, steps = f"{unit} already reloaded by this run", []
+    else:
+        why, steps = "", [Step(["systemctl", "reload", unit], "reset the opcache"),
+                          markers.mark_step(t.run, key)]
+    before = fpm_workers(t, unit) if steps else Workers(state.main_pid, frozenset())
+
+    def verify() -> Verification:
+        deadline = time.monotonic() + verify_timeout
+        while True:
+            after = fpm_workers(t, unit)
+            left = before.pids & after.pids
+            if after.main_pid and not left:
+                return Verification(True, f"workers replaced ({len(before.pids)} -> "
+                                    f"{len(after.pids)}), master {after.main_pid}",
+                                    data={"workers_after": sorted(after.pids)})
+            if time.monotonic() > deadline:
+                return Verification(False, f"old workers still serving: {sorted(left)}"
+                                    if after.main_pid else f"{unit} has no main process")
+            time.sleep(0.3)
+
+    return apply(t, name, steps, verify=verify, ok_message=why, action=f"reload {unit}",
+                 done=f"reloaded {unit}",
+                 data={"unit": unit, "workers_before": sorted(before.pids)})
+
+
+def octane_reloaded(t: Target) -> Result:
+    """Leave the Octane workers reloaded once in this run (`artisan octane:reload`).
+
+    `skipped` when the app has no Octane (no vendor/laravel/octane): nothing to reload.
+    Verified with `artisan octane:status`. Example: `octane_reloaded(t)`.
+    """
+    app = app_checked(t)
+    name = "octane_reloaded"
+    if t.conn.run(["test", "-d", f"{app}/vendor/laravel/octane"], check=False).failed:
+        return Result(t.name, name, Status.SKIPPED,
+                      f"Octane is not installed in {app} (no vendor/laravel/octane); "
+                      "nothing to reload", check=t.check)
+    key = f"octane_reloaded@{app}"
+    done = markers.done(t.conn, t.run, key)
+    steps = [] if done else [Step(artisan_argv(t, "octane:reload"), "reload requested"),
+                             markers.mark_step(t.run, key)]
+
+    def verify() -> Verification:
+        res = t.conn.run(artisan_argv(t, "octane:status"), check=False)
+        running = res.succeeded and "is running" in res.stdout
+        return Verification(running, res.stdout.strip() or "octane:status said nothing",
+                            "" if running else res.tail())
+
+    return apply(t, name, steps, verify=verify, ok_message="Octane already reloaded by this run",
+                 action="reload the Octane workers", done="reloaded the Octane workers")

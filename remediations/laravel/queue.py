@@ -1,0 +1,333 @@
+"""Laravel's redis queue: its length (a fact), queue:restart once per run, draining, failed jobs.
+
+Keys follow Laravel's redis queue: the list `queues:<name>` holds waiting jobs, the
+sorted sets `queues:<name>:delayed` and `:reserved` the delayed and running ones.
+Inventory `redis_prefix` (default empty) is prepended, as Laravel's redis prefix is.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from remediations.core.errors import CommandFailed, InvalidInput
+from remediations.core.result import Result, Status, Step
+from remediations.host import redis as rds
+from remediations.host.supervisor import (
+    Program,
+    program_name,
+    supervisor_programs,
+    wait_programs,
+    worker_log_tail,
+)
+from remediations.laravel.app import artisan_argv
+from remediations.run import markers
+from remediations.run.contract import Verification, apply
+from remediations.run.target import Target
+
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+# One round trip for all three: EVAL runs the read-only calls together.
+_LENGTHS = ("return {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), "
+            "redis.call('ZCARD', KEYS[3])}")
+# Laravel 9+ prints `  2026-11-23 10:00:00 <id> ...... redis@default App\Jobs\Ping`.
+_DETAIL = re.compile(r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\S+)\s+\.*\s*([^\s@]+)@(\S+)\s+(\S.*?)\s*$")
+_IDS_PER_COMMAND = 100
+
+
+def queue_name(value: str) -> str:
+    """A Laravel queue name: letters, digits, '_', '.', ':', '-'."""
+    if not isinstance(value, str) or not _QUEUE.fullmatch(value):
+        raise InvalidInput(f"not a valid queue name: {value!r}")
+    return value
+
+
+def job_ids(values: Sequence[str]) -> list[str]:
+    """Failed-job ids (UUIDs or numbers), de-duplicated in order."""
+    if isinstance(values, str):
+        raise InvalidInput(f"job ids are a list, not a string: {values!r}")
+    for value in values:
+        if not isinstance(value, str) or not _JOB_ID.fullmatch(value):
+            raise InvalidInput(f"not a valid failed-job id: {value!r}")
+    return list(dict.fromkeys(values))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLength:
+    """How many jobs wait, are delayed and are being worked on in one queue."""
+
+    queue: str
+    key: str
+    length: int
+    delayed: int
+    reserved: int
+
+    def describe(self) -> str:
+        return (f"{self.key}: {self.length} waiting, {self.delayed} delayed, "
+                f"{self.reserved} reserved")
+
+    def data(self) -> dict[str, object]:
+        return {"queue": self.queue, "key": self.key, "length": self.length,
+                "delayed": self.delayed, "reserved": self.reserved}
+
+
+def queue_key(t: Target, queue: str) -> str:
+    prefix = str(t.var("redis_prefix") or "")
+    if prefix:
+        rds.redis_text(prefix, "prefix")
+    return f"{prefix}queues:{queue_name(queue)}"
+
+
+def queue_lengths(t: Target, queue: str = "default", *, db: int | None = None) -> QueueLength:
+    """Read LLEN and the delayed/reserved ZCARDs (one round trip); `RuntimeError` if redis fails."""
+    key = queue_key(t, queue)
+    res = rds.call(t, "EVAL", _LENGTHS, "3", key, f"{key}:delayed", f"{key}:reserved", db=db)
+    numbers = res.stdout.split()
+    if res.failed or len(numbers) != 3 or not all(n.isdigit() for n in numbers):
+        raise RuntimeError(rds.error_of(res, t) or f"unexpected answer {res.stdout.strip()!r}")
+    length, delayed, reserved = map(int, numbers)
+    return QueueLength(queue, key, length, delayed, reserved)
+
+
+def queue_length(t: Target, queue: str = "default", *, max_length: int | None = None,
+                 db: int | None = None) -> Result:
+    """Report the length of a redis queue (LLEN queues:<queue>); never changes anything.
+
+    With `max_length`, a check: failed when more jobs than that are waiting.
+    Example: `queue_length(t, "default", max_length=1000)`.
+    """
+    name = "queue_length"
+    try:
+        q = queue_lengths(t, queue, db=db)
+    except RuntimeError as exc:
+        return rds.masked(t, Result(t.name, name, Status.FAILED, f"could not read the queue: {exc}",
+                                    evidence=str(exc), check=t.check))
+    data = {**q.data(), "max_length": max_length}
+    if max_length is not None and q.length > max_length:
+        return Result(t.name, name, Status.FAILED, f"{q.describe()}; more than {max_length}",
+                      check=t.check, data=data)
+    return Result(t.name, name, Status.OK, q.describe(), check=t.check, data=data)
+
+
+def queue_drained(t: Target, queue: str = "default", *, timeout: float = 120.0,
+                  interval: float = 2.0, group: str = "laravel-worker",
+                  db: int | None = None) -> Result:
+    """Check that `queues:<queue>` drains: wait (polling) until LLEN is 0, at most `timeout`.
+
+    Never changes anything; in check mode it reads once and says it would wait.
+    `group` only names the workers whose state is shown as evidence on failure.
+    Example: `queue_drained(t, "default", timeout=300)`.
+    """
+    name = "queue_drained"
+    started = time.monotonic()
+    seen: list[int] = []
+
+    def read() -> QueueLength | None:
+        try:
+            q = queue_lengths(t, queue, db=db)
+        except RuntimeError:
+            return None  # a moment without redis: keep waiting until the deadline
+        seen.append(q.length)
+        return q
+
+    first = read()
+    if first is None:
+        return queue_length(t, queue, db=db).replace(remediation=name)
+    if first.length and t.check:
+        return Result(t.name, name, Status.OK, f"would wait up to {timeout:g}s for {first.key} "
+                      f"to drain ({first.length} waiting now)", check=t.check, data=first.data())
+    last = first
+    if first.length:
+        retry = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
+                         retry=retry_if_result(lambda q: q is None or q.length > 0),
+                         retry_error_callback=lambda s: s.outcome.result() if s.outcome else None)
+        last = retry(read) or first
+    waited = round(time.monotonic() - started, 1)
+    data = {**last.data(), "length_first": first.length, "waited": waited,
+            "lengths_seen": seen[-20:]}
+    if last.length:
+        return Result(t.name, name, Status.FAILED,
+                      f"{last.key} still holds {last.length} job(s) after {waited:g}s "
+                      f"(was {first.length})", evidence=worker_log_tail(t.conn, group),
+                      check=t.check, data=data)
+    how = f"drained {first.length} -> 0 in {waited:g}s" if first.length else "empty"
+    return Result(t.name, name, Status.OK, f"{last.key} {how}", check=t.check, data=data)
+
+
+def queue_restarted(t: Target, *, group: str | None = "laravel-worker",
+                    timeout: float = 120.0) -> Result:
+    """Leave the queue workers re-spawned by `artisan queue:restart`, at most once per run.
+
+    Each worker exits after its current job and supervisor starts it again: verified
+    by every RUNNING process of supervisor `group` getting a new pid within `timeout`.
+    `group=None` sends the signal without verifying (workers not under supervisor).
+    Example: `queue_restarted(t)`.
+    """
+    name = "queue_restarted"
+    group = program_name(group, "group") if group is not None else None
+    argv = artisan_argv(t, "queue:restart")
+    if markers.done(t.conn, t.run, "queue-restart"):
+        return Result(t.name, name, Status.OK, "queue:restart already sent by this run",
+                      check=t.check)
+    before: list[Program] = []
+    if group is not None:
+        try:
+            before = [p for p in supervisor_programs(t.conn, group=group, precise=False)
+                      if p.running]
+        except CommandFailed as exc:
+            return Result(t.name, name, Status.FAILED, "supervisord did not answer; "
+                          "cannot see the workers re-spawn", evidence=str(exc), check=t.check)
+        # In check mode a step before this one (starting the workers) only said it would.
+        if not before and not t.check:
+            return Result(t.name, name, Status.FAILED,
+                          f"no RUNNING process in supervisor group {group!r} to re-spawn; "
+                          "start the workers first", evidence=worker_log_tail(t.conn, group),
+                          check=t.check)
+    old = {p.spec: p.pid for p in before}
+
+    def respawned(ps: list[Program]) -> bool:
+        now = {p.spec: p for p in ps}
+        return all(s in now and now[s].running and now[s].pid not in (0, pid)
+                   for s, pid in old.items())
+
+    def verify() -> Verification:
+        assert group is not None
+        after = wait_programs(t.conn, respawned, group=group, timeout=timeout)
+        pids = {p.spec: p.pid for p in after}
+        data = {"pids_before": old, "pids": pids}
+        if not respawned(after):
+            stale = [s for s in old if pids.get(s) in (None, 0, old[s])]
+            return Verification(False, f"not re-spawned within {timeout:g}s: {', '.join(stale)}",
+                                worker_log_tail(t.conn, group), data)
+        moves = ", ".join(f"{old[s]}->{pids[s]}" for s in old)
+        return Verification(True, f"{len(old)} worker(s) re-spawned (pids {moves})", data=data)
+
+    steps = [Step(argv, "workers exit after their current job; supervisor restarts them"),
+             markers.mark_step(t.run, "queue-restart")]
+    return apply(t, name, steps, verify=verify if group is not None else None,
+                 ok_message="", action="send queue:restart", done="sent queue:restart",
+                 data={"pids_before": old})
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJob:
+    """One row of `artisan queue:failed`."""
+
+    id: str
+    connection: str
+    queue: str
+    job: str
+    failed_at: str
+
+
+def parse_failed_jobs(text: str) -> list[FailedJob]:
+    """Parse `queue:failed`: Laravel 8's table or Laravel 9+'s dotted lines."""
+    jobs: list[FailedJob] = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 5 and cells[0] != "ID" and _JOB_ID.fullmatch(cells[0]):
+                jobs.append(FailedJob(cells[0], cells[1], cells[2], cells[3], cells[4]))
+        elif m := _DETAIL.match(line):
+            failed_at, job_id, connection, queue, job = m.groups()
+            if _JOB_ID.fullmatch(job_id):
+                jobs.append(FailedJob(job_id, connection, queue, job, failed_at))
+    return jobs
+
+
+def failed_jobs(t: Target) -> list[FailedJob]:
+    """The failed jobs `artisan queue:failed` lists; raises `CommandFailed`."""
+    return parse_failed_jobs(t.conn.run(artisan_argv(t, "queue:failed")).stdout)
+
+
+def plan_failed_jobs_retried(t: Target, failed: Sequence[FailedJob],
+                             ids: Sequence[str] | None) -> list[Step]:
+    """`queue:retry ID...` for the failed jobs asked for (all when `ids` is None)."""
+    present = [j.id for j in failed if ids is None or j.id in ids]
+    return [Step(artisan_argv(t, "queue:retry", *present[i:i + _IDS_PER_COMMAND]),
+                 "push the failed job(s) back onto their queue")
+            for i in range(0, len(present), _IDS_PER_COMMAND)]
+
+
+def plan_failed_jobs_forgotten(t: Target, failed: Sequence[FailedJob],
+                               ids: Sequence[str]) -> list[Step]:
+    """`queue:forget ID` (it takes one id) for each asked-for job still failed."""
+    return [Step(artisan_argv(t, "queue:forget", j.id), "delete the failed job")
+            for j in failed if j.id in ids]
+
+
+def _listing_failed(t: Target, name: str, exc: CommandFailed) -> Result:
+    return Result(t.name, name, Status.FAILED, "`artisan queue:failed` failed",
+                  evidence=str(exc), check=t.check)
+
+
+def failed_jobs_retried(t: Target, ids: Sequence[str] | None = None) -> Result:
+    """Leave no failed job (of `ids`; all when None) in failed_jobs: pushed back onto its queue.
+
+    Nothing failed (or the ids are no longer failed) = ok. A retried job that fails
+    again at once is back with a newer failed-at time; that counts as retried.
+    Example: `failed_jobs_retried(t)` or `failed_jobs_retried(t, ["5f1e..."])`.
+    """
+    name = "failed_jobs_retried"
+    wanted = job_ids(ids) if ids is not None else None
+    try:
+        before = failed_jobs(t)
+    except CommandFailed as exc:
+        return _listing_failed(t, name, exc)
+    steps = plan_failed_jobs_retried(t, before, wanted)
+    chosen = {j.id: j for j in before if wanted is None or j.id in wanted}
+    unknown = [i for i in wanted or [] if i not in chosen]
+
+    def verify() -> Verification:
+        try:
+            after = {j.id: j for j in failed_jobs(t)}
+        except CommandFailed as exc:
+            return Verification(False, "`artisan queue:failed` failed", str(exc))
+        stuck = [i for i, j in chosen.items() if i in after and after[i].failed_at == j.failed_at]
+        again = [i for i in chosen if i in after and i not in stuck]
+        data = {"failed_again": again, "still_failed": stuck}
+        if stuck:
+            return Verification(False, f"still in failed_jobs: {', '.join(stuck)}", data=data)
+        note = f" ({len(again)} failed again since)" if again else ""
+        return Verification(True, f"{len(chosen)} no longer in failed_jobs{note}", data=data)
+
+    ok_msg = ("no failed jobs" if wanted is None
+              else f"nothing to retry: none of {', '.join(wanted)} is in failed_jobs")
+    return apply(t, name, steps, verify=verify, ok_message=ok_msg,
+                 action=f"retry {len(chosen)} failed job(s)", done=f"retried {len(chosen)} job(s)",
+                 data={"ids": list(chosen), "not_failed": unknown, "failed_total": len(before)})
+
+
+def failed_jobs_forgotten(t: Target, ids: Sequence[str]) -> Result:
+    """Leave the failed jobs `ids` deleted from failed_jobs (`queue:forget`); absent = ok.
+
+    Example: `failed_jobs_forgotten(t, ["5f1e..."])`.
+    """
+    name = "failed_jobs_forgotten"
+    wanted = job_ids(ids)
+    if not wanted:
+        raise InvalidInput("give at least one failed-job id to forget")
+    try:
+        before = failed_jobs(t)
+    except CommandFailed as exc:
+        return _listing_failed(t, name, exc)
+    steps = plan_failed_jobs_forgotten(t, before, wanted)
+    chosen = [j.id for j in before if j.id in wanted]
+
+    def verify() -> Verification:
+        try:
+            left = [j.id for j in failed_jobs(t) if j.id in chosen]
+        except CommandFailed as exc:
+            return Verification(False, "`artisan queue:failed` failed", str(exc))
+        if left:
+            return Verification(False, f"still in failed_jobs: {', '.join(left)}")
+        return Verification(True, f"{len(chosen)} gone from failed_jobs")
+
+    return apply(t, name, steps, verify=verify,
+                 ok_message=f"none of {', '.join(wanted)} is in failed_jobs",
+                 action=f"forget {len(chosen)} failed job(s)", done=f"forgot {len(chosen)} job(s)",
+                 data={"ids": chosen, "not_failed": [i for i in wanted if i not in chosen]})

@@ -1,0 +1,331 @@
+"""A systemd host switched to a release of the Envoyer/Deployer layout (see `release_facts`).
+
+`release_current` switches `<root>/current` atomically (a new link renamed over the old one
+with `mv -T`, so there is never a moment without `current`), rebuilds the new release's
+caches, reloads php-fpm (its opcache), sends `queue:restart`, and records the switch: the
+release it came from is marked bad (`releases/<from>/.remediations-bad`), the release
+switched to loses its mark (a release chosen again is trusted again; the history keeps
+both), and one JSON line is appended to `<root>/.remediations-releases.jsonl`.
+
+Each step done is recorded with a once-per-run marker keyed by release (`markers`): a run
+cut off halfway and run again with the same run id finishes what is left, without switching
+or running a hook twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from remediations.connections.base import sh
+from remediations.core import validate
+from remediations.core.errors import InvalidInput
+from remediations.core.result import Diff, Result, Status, Step
+from remediations.host.files import read_text
+from remediations.host.health import version_served
+from remediations.laravel import php
+from remediations.release.facts import (
+    BAD_FILE,
+    HISTORY_FILE,
+    Inspection,
+    ReleaseFacts,
+    inspect,
+    release_facts,
+    release_history,
+    releases_root,
+)
+from remediations.run import markers
+from remediations.run.contract import Verification, apply
+from remediations.run.target import RunContext, Target
+
+__all__ = ["ReleaseFacts", "release_current", "release_facts", "release_history",
+           "releases_root"]
+
+DOWN, SWITCH, UP, RECORD = "down", "switch", "up", "record"
+RELOAD, QUEUE = "php-fpm:reload", "queue:restart"
+CACHE_HOOKS = ("config:cache", "route:cache", "view:cache")
+_REASON_MAX = 500
+
+# Runs one named action of a script: its output on stdout; when it fails, its output on
+# stderr and in the run's failure file ($F, first line the action), then the script stops.
+_HOOK = ('h() { n=$1; shift; echo "== $n"; o=$("$@" 2>&1) || { s=$?; '
+         'printf "%s\\n%s\\n" "$n" "$o" > "$F"; printf "%s\\n" "$o" >&2; exit $s; }; '
+         '[ -z "$o" ] || printf "%s\\n" "$o"; }')
+_RECORD = ('set -e; b=$1 j=$2 l=$3 e=$4 f=$5 m=$6; '
+           'if [ -n "$b" ]; then printf "%s\\n" "$j" > "$b.tmp"; mv -f -- "$b.tmp" "$b"; fi; '
+           'rm -f -- "$l"; printf "%s\\n" "$e" >> "$f"; mkdir -p -- "${m%/*}"; : > "$m"')
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What `release_current` does: the actions left, in order, and those this run did."""
+
+    release: str
+    from_release: str | None
+    names: tuple[str, ...]               # every action of this switch, in order
+    todo: tuple[str, ...]
+    done: tuple[str, ...] = ()
+    fresh: bool = True                   # a new switch, not the end of a cut-off one
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self.todo) and not self.fresh
+
+
+def actions(maintenance: bool) -> tuple[str, ...]:
+    """Every action of a switch, in order."""
+    down, up = ((DOWN,), (UP,)) if maintenance else ((), ())
+    return (*down, SWITCH, *CACHE_HOOKS, RELOAD, QUEUE, *up, RECORD)
+
+
+def _key(release: str, action: str) -> str:
+    return f"release-{release}-{action.replace(':', '-')}"
+
+
+def marker_name(run: RunContext, release: str, action: str) -> str:
+    """The file name of `action`'s marker for `release` in this run."""
+    return posixpath.basename(markers.path(run, _key(release, action)))
+
+
+def left_down(ins: Inspection, run: RunContext, release: str | None) -> bool:
+    """Whether this run put the app down around a switch to `release` and has not put it up."""
+    return release is not None and marker_name(run, release, DOWN) in ins.markers \
+        and marker_name(run, release, UP) not in ins.markers
+
+
+def plan_release(ins: Inspection, release: str, run: RunContext, *,
+                 maintenance: bool) -> Plan:
+    """Decide: a fresh switch, the rest of one this run began, or nothing (already there)."""
+    if ins.facts.current != release:
+        # An app this run left in maintenance (a switch that failed halfway) is brought up.
+        names = actions(maintenance or left_down(ins, run, ins.facts.current))
+        return Plan(release, ins.facts.current, names, names)
+    seen = {a: ins.markers.get(marker_name(run, release, a)) for a in actions(True)}
+    if seen[SWITCH] is None:
+        return Plan(release, release, actions(maintenance), (), fresh=False)
+    # Maintenance follows what the first attempt did: an app it took down is brought up.
+    names = actions(seen[DOWN] is not None)
+    done = tuple(a for a in names if seen[a] is not None)
+    return Plan(release, seen[SWITCH] or None, names, tuple(a for a in names if a not in done),
+                done, fresh=False)
+
+
+def artisan_in(t: Target, root: str, release: str, *args: str) -> list[str]:
+    """`php <root>/releases/<release>/artisan ARGS` as the app user."""
+    return php.as_app_user(t, ["php", f"{root}/releases/{release}/artisan", *args])
+
+
+def _hook_argvs(t: Target, root: str, plan: Plan, unit: str) -> dict[str, list[str]]:
+    artisan = functools.partial(artisan_in, t, root)
+    new = plan.release
+    argvs = {h: artisan(new, h) for h in CACHE_HOOKS}
+    argvs.update({DOWN: artisan(plan.from_release or new, "down"), UP: artisan(new, "up"),
+                  RELOAD: ["systemctl", "reload", unit], QUEUE: artisan(new, QUEUE)})
+    return argvs
+
+
+def _script(t: Target, lines: Sequence[str], *, clear: str = "") -> list[str]:
+    """`sh -c` running `lines` after `h` is defined; `clear`: the marker prefix to remove."""
+    fail = markers.path(t.run, "release-failed")
+    run_dir = posixpath.dirname(fail)
+    rm = f"rm -f -- {shlex.quote(fail)}"
+    if clear:  # the markers of an earlier switch to this release in this run, undone since
+        rm += f" {shlex.quote(markers.path(t.run, clear + '_')[:-1])}*"
+    head = [f"set -e; F={shlex.quote(fail)}", _HOOK, f"mkdir -p {shlex.quote(run_dir)}", rm]
+    return ["sh", "-c", "; ".join([*head, *lines])]
+
+
+def _line(t: Target, release: str, action: str, argv: Sequence[str], content: str = "") -> str:
+    mark = shlex.quote(markers.path(t.run, _key(release, action)))
+    record = f'printf "%s\\n" {shlex.quote(content)} > {mark}' if content else f": > {mark}"
+    return f"{shlex.join(['h', action, *argv])}; {record}"
+
+
+def plan_steps(t: Target, root: str, plan: Plan, *, owner: str, unit: str, reason: str,
+               when: datetime) -> tuple[list[Step], dict[str, Any]]:
+    """The exact commands of `plan`, and the history entry the record step appends."""
+    argvs = _hook_argvs(t, root, plan, unit)
+    new, old = plan.release, plan.from_release
+    steps: list[Step] = []
+    if SWITCH in plan.todo:
+        tmp = f"{root}/.current.{t.run.run_id}"
+        lines = [_line(t, new, DOWN, argvs[DOWN])] if DOWN in plan.todo else []
+        lines.append(shlex.join(["h", SWITCH, "ln", "-sfn", f"releases/{new}", tmp]))
+        if owner:
+            lines.append(shlex.join(["h", SWITCH, "chown", "-h", owner, tmp]))
+        lines.append(_line(t, new, SWITCH, ["mv", "-T", tmp, f"{root}/current"], old or ""))
+        steps.append(Step(_script(t, lines, clear=f"release-{new}-"),
+                          f"point {root}/current at releases/{new} (rename over the old link)"))
+    hooks = [a for a in plan.todo if a not in (DOWN, SWITCH, RECORD)]
+    if hooks:
+        steps.append(Step(_script(t, [_line(t, new, a, argvs[a]) for a in hooks]),
+                          f"in releases/{new}: {', '.join(hooks)}"))
+    ran = [a for a in actions(True) if a not in (SWITCH, RECORD)
+           and (a in plan.todo or a in plan.done)]
+    stamp = when.isoformat(timespec="seconds")
+    entry = {"host": t.name, "from": old, "to": new, "who": t.run.user, "when": stamp,
+             "run_id": t.run.run_id, "reason": reason, "hooks": ran,
+             "resumed": not plan.fresh}
+    if RECORD in plan.todo:
+        bad = {"release": old, "by": t.run.user, "at": stamp, "run_id": t.run.run_id,
+               "reason": reason, "replaced_by": new}
+        steps.append(Step(["sh", "-c", _RECORD, "_",
+                           f"{root}/releases/{old}/{BAD_FILE}" if old else "",
+                           json.dumps(bad) if old else "", f"{root}/releases/{new}/{BAD_FILE}",
+                           json.dumps(entry), f"{root}/{HISTORY_FILE}",
+                           markers.path(t.run, _key(new, RECORD))],
+                          f"mark {old or 'no release'} bad, append to {root}/{HISTORY_FILE}"))
+    return steps, entry
+
+
+def _evidence(t: Target, root: str, unit: str) -> str:
+    argv = sh("journalctl -u %s -n 8 --no-pager -o short-iso 2>&1; "
+              "echo '== /var/log/nginx/error.log'; tail -n 10 /var/log/nginx/error.log 2>&1; "
+              "f=$(ls -t %s/laravel*.log 2>/dev/null | head -n 1); [ -z \"$f\" ] || "
+              "{ echo \"== $f (last entries)\"; grep -E '^\\[[0-9]{4}-' \"$f\" | tail -n 5 "
+              "| cut -c 1-600; }", unit, f"{root}/current/storage/logs")
+    return t.conn.run(argv, check=False).tail(40)
+
+
+def _verify(t: Target, root: str, release: str, unit: str, url: str,
+            wait: float) -> Verification:
+    check = version_served(url, release, wait=wait, require_version=True)
+    ins = inspect(t, root, unit)
+    data = {"current": ins.facts.current, "http_status": check.answer.status}
+    if ins.facts.current != release:
+        return Verification(False, f"{root}/current points at {ins.link or 'nothing'}, "
+                            f"not releases/{release}", _evidence(t, root, unit), data)
+    if not check.ok:
+        answer = _readable(check.answer.body) or check.answer.error
+        return Verification(False, f"{url}: {check.why}",
+                            f"{url} answered:\n{answer}\n\n{_evidence(t, root, unit)}", data)
+    state = ins.unit
+    if state is None or not state.active:
+        where = f"{state.active_state} ({state.sub_state})" if state else "unknown"
+        return Verification(False, f"{unit} is {where}", _evidence(t, root, unit), data)
+    return Verification(True, f"{url}: {check.why}; {unit} active (MainPID {state.main_pid})",
+                        data=data)
+
+
+def _readable(body: str, limit: int = 600) -> str:
+    """An HTTP body as short text: an HTML error page becomes its words ("500 Server Error")."""
+    if "<" in body and ">" in body:
+        body = re.sub(r"(?is)<(style|script)\b.*?</\1>|<[^>]+>", " ", body)
+    return " ".join(body.split())[:limit]
+
+
+def _reason(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > _REASON_MAX \
+            or any(ord(c) < 32 for c in value):
+        raise InvalidInput(f"reason must be one line of 1-{_REASON_MAX} characters: {value!r}")
+    return value.strip()
+
+
+def _table(names: Sequence[str], done: Sequence[str], failed: str | None = None) -> dict[str, str]:
+    return {a: "done" if a in done else "failed" if a == failed else "not run" for a in names}
+
+
+def release_current(t: Target, release: str, *, maintenance: bool = False,
+                    reason: str = "rollback", health_timeout: float = 60.0) -> Result:
+    """Leave `<root>/current` on `releases/<release>`, the app rebuilt, reloaded and verified.
+
+    Switches atomically, then in the new release as the app user: config:cache,
+    route:cache, view:cache; `systemctl reload` php-fpm; queue:restart; with `maintenance`,
+    `artisan down` before and `artisan up` after. Records the switch (bad mark, history).
+    Verified: `current` resolves to the release, `health_url` answers 2xx with a JSON
+    `version` equal to the tag (v optional) within `health_timeout`, php-fpm active.
+    Already there: verified only, `ok`. Example: `release_current(t, "v1.2.2")`.
+    """
+    release = validate.release_tag(release)
+    reason = _reason(reason)
+    validate.positive_number(health_timeout, "health_timeout")
+    validate.run_id(t.run.run_id)
+    root = releases_root(t)
+    unit = php.fpm_unit(t, None)
+    php.app_user(t)
+    if not t.var("health_url"):
+        raise InvalidInput(f"{t.name}: set health_url: a switch is verified by its version")
+    url = validate.http_url(str(t.var("health_url")))
+    name = "release_current"
+    ins = inspect(t, root)
+    facts = ins.facts
+    if release not in facts.available:
+        have = ", ".join(facts.available) or f"no release in {root}/releases"
+        return Result(t.name, name, Status.FAILED, f"release {release} is not on {t.name} "
+                      f"(it has {have})", check=t.check,
+                      data={**facts.to_dict(), "from": facts.current, "to": release})
+    plan = plan_release(ins, release, t.run, maintenance=maintenance)
+    data: dict[str, Any] = {"from": plan.from_release, "to": release, "root": root}
+
+    def verify(wait: float = health_timeout) -> Verification:
+        return _verify(t, root, release, unit, url, wait)
+
+    if not plan.todo:
+        check = verify(0 if t.check else health_timeout)
+        by_run = " (switched by this run)" if plan.done else ""
+        data.update(check.data, hooks=_table(plan.names, plan.done))
+        if not check.ok:
+            return Result(t.name, name, Status.FAILED, f"already at {release}{by_run}, but "
+                          f"{check.message}", evidence=check.evidence, check=t.check, data=data)
+        return apply(t, name, [], verify=None, ok_message=f"already at {release}{by_run}; "
+                     f"{check.message}", action="", done="", data=data)
+
+    steps, entry = plan_steps(t, root, plan, owner=ins.owner, unit=unit, reason=reason,
+                              when=datetime.now(UTC))
+    data.update(hooks=_table(plan.names, plan.done), history=entry)
+    if plan.fresh:
+        moved = f"{root}/current from {plan.from_release or 'nothing'} to {release}"
+        action, did = f"switch {moved}", f"switched {moved}"
+    else:
+        rest = (f"the switch to {release} of run {t.run.run_id}: {', '.join(plan.todo)} "
+                f"(done before: {', '.join(plan.done)})")
+        action, did = f"resume {rest}", f"resumed {rest}"
+    after: list[Inspection] = []
+
+    def on_failure() -> str:
+        after.append(inspect(t, root))
+        return ""
+
+    result = apply(t, name, steps, verify=verify, ok_message="", action=action, done=did,
+                   diff=Diff(f"current -> releases/{plan.from_release}",
+                             f"current -> releases/{release}"),
+                   data=data, on_failure=on_failure)
+    if after:
+        up = artisan_in(t, root, plan.from_release or release, "up")
+        return _step_failed(t, result, plan, after[0], up)
+    if t.check:
+        return result
+    return result.replace(data={**result.data, "hooks": _table(plan.names, plan.names)})
+
+
+def _step_failed(t: Target, result: Result, plan: Plan, after: Inspection,
+                 up: Sequence[str]) -> Result:
+    """A step's failure, named: the action that failed, its output, what did not run.
+
+    When the app was put down but `current` not switched, it is brought up again (`up`,
+    the old release's artisan): the host is left serving as it was.
+    """
+    report = read_text(t.conn, markers.path(t.run, "release-failed")) or ""
+    first, _, output = report.partition("\n")
+    names = plan.names
+    done = [a for a in names if after.markers.get(marker_name(t.run, plan.release, a))
+            is not None]
+    failed = first if first in names else next((a for a in names if a not in done), "?")
+    left = [a for a in names if a not in done and a != failed]
+    switched = f" after switching to {plan.release}" if SWITCH in done else ""
+    message = (f"{failed} failed on {t.name}{switched}; not run: {', '.join(left) or 'nothing'}"
+               f"; run again with run id {t.run.run_id} to finish")
+    if DOWN in done and SWITCH not in done:
+        back = t.conn.run(up, check=False)
+        message += ("; the app is out of maintenance mode again" if back.succeeded else
+                    f"; the app is still in maintenance mode (`artisan up` failed: {back.tail(3)})")
+    evidence = f"{failed} printed:\n{output.strip()}" if output.strip() else result.evidence
+    return result.replace(message=message, evidence=evidence,
+                          data={**result.data, "hooks": _table(names, done, failed)})

@@ -1,0 +1,116 @@
+"""Events the runner emits, and the report a run ends with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from remediations.core.result import Result, Status
+
+EventKind = Literal["run_started", "batch_started", "host_started", "host_finished",
+                    "run_finished"]
+
+# Exit codes, as Ansible's where they overlap: 2 failed, 4 unreachable.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_FAILED = 2
+EXIT_LOCKED = 3
+EXIT_UNREACHABLE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """All results of a run: iterable, with the subsets a caller usually wants."""
+
+    run_id: str
+    remediation: str
+    started_at: datetime
+    results: tuple[Result, ...]
+    check: bool = False
+    duration: float = 0.0
+
+    def __iter__(self) -> Iterator[Result]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def _with(self, *statuses: Status) -> list[Result]:
+        return [r for r in self.results if r.status in statuses]
+
+    @property
+    def failed(self) -> list[Result]:
+        """Results that failed or whose host was unreachable."""
+        return self._with(Status.FAILED, Status.UNREACHABLE)
+
+    @property
+    def changed(self) -> list[Result]:
+        return self._with(Status.CHANGED)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def locked(self) -> list[Result]:
+        return [r for r in self.results if r.data.get("locked_by")]
+
+    def counts(self) -> dict[str, int]:
+        return {s.value: len(self._with(s)) for s in Status}
+
+    @property
+    def exit_code(self) -> int:
+        if self._with(Status.FAILED):
+            return EXIT_FAILED
+        if self._with(Status.UNREACHABLE):
+            return EXIT_UNREACHABLE
+        if self.locked:
+            return EXIT_LOCKED
+        return EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "remediation": self.remediation,
+            "started_at": self.started_at.isoformat(),
+            "check": self.check,
+            "duration": round(self.duration, 3),
+            "counts": self.counts(),
+            "exit_code": self.exit_code,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened during a run; reporters render these."""
+
+    kind: EventKind
+    run_id: str
+    remediation: str
+    host: str | None = None
+    result: Result | None = None
+    report: Report | None = None
+    hosts: tuple[str, ...] = ()
+    check: bool = False
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"event": self.kind, "run_id": self.run_id,
+                                "remediation": self.remediation,
+                                "time": self.time.isoformat(), "check": self.check}
+        if self.host is not None:
+            data["host"] = self.host
+        if self.hosts:
+            data["hosts"] = list(self.hosts)
+        if self.result is not None:
+            data["result"] = self.result.to_dict()
+        if self.report is not None:
+            data["report"] = self.report.to_dict()
+        return data

@@ -1,0 +1,1 @@
+"""Runbooks: ordered compositions of remediations that verify their end state."""
