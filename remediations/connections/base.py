@@ -5,35 +5,18 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar, runtime_checkable
 
-from remediations.core.errors import CommandFailed, CommandTimeout, InvalidInput
+from remediations.connections.framing import run_framed
+from remediations.core.commands import CommandResult, check_argv, sh
+from remediations.core.errors import CommandFailed, CommandTimeout
 
+if TYPE_CHECKING:
+    from remediations.connections.cluster import Cluster
+    from remediations.core.runs import RunContext
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The outcome of one command on one host."""
-
-    command: str
-    exit_code: int
-    stdout: str = ""
-    stderr: str = ""
-    duration: float = 0.0
-
-    @property
-    def succeeded(self) -> bool:
-        return self.exit_code == 0
-
-    @property
-    def failed(self) -> bool:
-        return self.exit_code != 0
-
-    def tail(self, lines: int = 20) -> str:
-        """The last lines of stdout and stderr, for evidence."""
-        out = "\n".join(self.stdout.rstrip().splitlines()[-lines:])
-        err = "\n".join(self.stderr.rstrip().splitlines()[-lines:])
-        return "\n".join(p for p in (out, err) if p)
+__all__ = ["BaseConnection", "Batching", "ClusterBacked", "CommandResult", "Connection", "HostGuard",
+           "ReleasesLock", "SelfLocking", "Wrapper", "capability", "check_argv", "sh", "timed_out"]
 
 
 @runtime_checkable
@@ -50,24 +33,82 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-def sh(template: str, *args: object) -> list[str]:
-    """Build `sh -c` argv for the rare pipe, quoting every argument.
+# What a connection can do beyond `run`, as typed interfaces. A remediation or the runner
+# asks `capability(conn, Batching)` instead of probing for attributes; a wrapper (the
+# runner's deadline, the host lock) says what it wraps with `inner`, and is seen through.
 
-    `sh("tail -n %s %s | wc -l", 5, path)` -> `["sh", "-c", "tail -n 5 '/p a/th' | wc -l"]`.
+@runtime_checkable
+class Batching(Protocol):
+    """Runs several commands in one round trip (`connections.batch.run_batch` uses it)."""
+
+    def run_batch(self, argvs: Sequence[Sequence[str]], *,
+                  timeout: float | None = None) -> list[CommandResult]: ...
+
+
+@runtime_checkable
+class HostGuard(Batching, Protocol):
+    """Holds the host's lock for one remediation (`run.locks.LockedConnection`).
+
+    The lock goes in the round trip of the first command; `run_final_batch` drops it with
+    the last batch that acts, `run_read_batch` only looks at it, `hold_lock` takes it now
+    (before the remediation reaches the host another way: the Docker engine).
     """
-    return ["sh", "-c", template % tuple(shlex.quote(str(a)) for a in args)]
+
+    def run_final_batch(self, argvs: Sequence[Sequence[str]], *,
+                        timeout: float | None = None) -> list[CommandResult]: ...
+
+    def run_read_batch(self, argvs: Sequence[Sequence[str]], *,
+                       timeout: float | None = None) -> list[CommandResult]: ...
+
+    def lock_again(self) -> None: ...
+
+    def hold_lock(self) -> None: ...
 
 
-def check_argv(argv: Sequence[str]) -> tuple[str, ...]:
-    """Refuse a shell string where an argument list is required."""
-    if isinstance(argv, (str, bytes)):
-        raise InvalidInput(f"commands are argument lists, not strings: {argv!r}")
-    items = tuple(argv)
-    if not items or not all(isinstance(a, str) for a in items):
-        raise InvalidInput(f"argv must be a non-empty list of strings: {argv!r}")
-    if any("\0" in a for a in items):
-        raise InvalidInput("argv may not contain NUL bytes")
-    return items
+@runtime_checkable
+class ReleasesLock(Protocol):
+    """Drops a run's lock itself (the host guard, or a connection with a lock of its own)."""
+
+    def release_lock(self, run: RunContext) -> None: ...
+
+
+@runtime_checkable
+class SelfLocking(ReleasesLock, Protocol):
+    """Has a lock of its own instead of the host's lock directory (a Deployment's annotation)."""
+
+    def acquire_lock(self, run: RunContext, *, stale_after: float) -> None: ...
+
+
+@runtime_checkable
+class ClusterBacked(Protocol):
+    """Reaches a Kubernetes API server: `cluster` for API calls (`connections.pod`)."""
+
+    @property
+    def cluster(self) -> Cluster: ...
+
+
+@runtime_checkable
+class Wrapper(Protocol):
+    """A connection around another one, which it names."""
+
+    @property
+    def inner(self) -> Connection: ...
+
+
+C = TypeVar("C")
+
+
+def capability(conn: object, kind: type[C]) -> C | None:
+    """`conn`, or the connection it wraps, when it offers `kind`; None when none does.
+
+    `capability(t.conn, Batching)` -> the object whose `run_batch` to call.
+    """
+    seen: object | None = conn
+    while seen is not None:
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.inner if isinstance(seen, Wrapper) else None
+    return None
 
 
 class BaseConnection:
@@ -101,8 +142,6 @@ class BaseConnection:
 
         Returns the results of the commands that ran; none of them raises for its exit code.
         """
-        from remediations.connections.batch import run_framed
-
         return run_framed(argvs, lambda argv: self.run(argv, timeout=timeout, check=False))
 
     def _wrap(self, argv: tuple[str, ...]) -> tuple[str, ...]:

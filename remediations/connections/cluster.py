@@ -27,8 +27,9 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from remediations.connections.base import ClusterBacked, capability
 from remediations.core.errors import (
     InvalidInput,
     InventoryError,
@@ -39,7 +40,6 @@ from remediations.core.errors import (
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
-    from remediations.run.target import Target
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
@@ -277,12 +277,22 @@ def exit_code(error_channel: str) -> int:
     return 127 if "not found" in str(status.get("message", "")) else 126
 
 
-def cluster_of(t: Target) -> Cluster:
+def cluster_of(t: Targeted) -> Cluster:
     """The cluster handle of a target whose connection is a `KubeConnection`."""
-    cluster = getattr(t.conn, "cluster", None)
-    if not isinstance(cluster, Cluster):
+    backed = capability(t.conn, ClusterBacked)
+    if backed is None or not isinstance(backed.cluster, Cluster):
         raise InvalidInput(f"{t.name}: not a Kubernetes host (set ansible_connection: kubernetes)")
-    return cluster
+    return backed.cluster
+
+
+class Targeted(Protocol):
+    """What `cluster_of` needs of a target (`run.target.Target`): its name and connection."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def conn(self) -> object: ...
 
 
 def cluster_for(host: Host) -> Cluster:

@@ -25,11 +25,10 @@ from remediations.connections.cluster import (
     selector_string,
 )
 from remediations.core.errors import HostLocked, KubeApiError, RemediationError, Unreachable
-from remediations.run.locks import LockOwner, owner_line
+from remediations.core.runs import LockOwner, RunContext, owner_line
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
-    from remediations.run.target import RunContext
 
 LOCK_ANNOTATION = "remediations.io/lock"
 _CONFLICT_RETRIES = 5

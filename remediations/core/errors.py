@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from remediations.connections.base import CommandResult
+    from remediations.core.commands import CommandResult
 
 
 class RemediationError(Exception):

@@ -8,7 +8,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from remediations.connections.base import CommandResult, Connection, check_argv
+from remediations.connections.base import (
+    CommandResult,
+    Connection,
+    HostGuard,
+    capability,
+    check_argv,
+)
 from remediations.connections.batch import run_batch
 from remediations.core import validate
 from remediations.core.errors import InvalidInput
@@ -249,20 +255,19 @@ def _decided_on_host(t: Target, unit: str, *, restart: bool) -> systemd_guard.Tr
     process is started on the host for it), and a unit that must be started is read
     again under the lock.
     """
-    if t.check or getattr(t.conn, "run_final_batch", None) is None:
+    guard = capability(t.conn, HostGuard)
+    if t.check or guard is None:
         return None
     show = show_argv(unit)
     argv = systemd_guard.script(unit, show, restart=restart, run_started=t.run.started_at)
-    read_only = getattr(t.conn, "run_read_batch", None)
-    ran = read_only([argv]) if not restart and read_only is not None else \
-        run_batch(t.conn, [argv], last=True)
+    ran = guard.run_read_batch([argv]) if not restart else run_batch(t.conn, [argv], last=True)
     if not ran:
         return None
     trip = systemd_guard.parse(ran[0], restart_command=shlex.join(["systemctl", "restart", unit]),
                                show_command=shlex.join(show))
     if not trip.plan and ran[0].succeeded:
         # No decision came back, yet the batch went on to release the lock: hold it again.
-        getattr(t.conn, "lock_again", lambda: None)()
+        guard.lock_again()
     return trip
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from remediations.connections.base import CommandResult, Connection, sh
+from remediations.connections.base import CommandResult, Connection, HostGuard, capability, sh
 from remediations.connections.batch import run_batch
 from remediations.core.errors import CommandFailed, HostLocked, Unreachable
-from remediations.run.target import RunContext
+from remediations.core.runs import LockOwner, RunContext, owner_line
 
 # /run/lock is a world-writable tmpfs on Debian/Ubuntu/RHEL: cleared by a reboot,
 # which is exactly when a lock left by a crashed run should go.
@@ -35,23 +33,6 @@ _BREAK = "mv %s %s 2>/dev/null && rm -rf %s; true"
 # `read` is a shell builtin: no process but the `rm` is started on the host.
 _RELEASE = ('o=; { IFS= read -r o; } 2>/dev/null < %s/owner; '
             'if [ "${o%%%%\t*}" = %s ]; then rm -rf %s; fi')
-
-
-@dataclass(frozen=True, slots=True)
-class LockOwner:
-    run_id: str
-    since: str
-    who: str
-
-    @classmethod
-    def parse(cls, line: str) -> LockOwner:
-        parts = line.strip().split("\t")
-        parts += [""] * (3 - len(parts))
-        return cls(parts[0] or "unknown", parts[1] or "unknown", parts[2])
-
-
-def owner_line(run: RunContext) -> str:
-    return "\t".join((run.run_id, datetime.now(UTC).isoformat(timespec="seconds"), run.user))
 
 
 def acquire_argv(run: RunContext, path: str = LOCK_DIR) -> list[str]:
@@ -115,9 +96,9 @@ def hold(conn: object) -> None:
 
     For a remediation about to reach the host some way other than `conn.run`.
     """
-    take = getattr(conn, "hold_lock", None)
-    if take is not None:
-        take()
+    guard = capability(conn, HostGuard)
+    if guard is not None:
+        guard.hold_lock()
 
 
 class LockedConnection:
@@ -128,8 +109,8 @@ class LockedConnection:
     A host held by another run raises `HostLocked` for that command and every later one.
     With `release_early`, the lock is dropped in the remediation's final batch
     (`run_final_batch`); what it runs after that (reads) goes straight through.
-    Anything other than `run`/`run_batch` (the remediation reaching the host another way)
-    takes the lock first.
+    A remediation that reaches the host another way (the Docker engine) takes the lock
+    first with `hold(t.conn)`.
     """
 
     def __init__(self, conn: Connection, run: RunContext, *, stale_after: float = STALE_AFTER,
@@ -144,6 +125,11 @@ class LockedConnection:
         self._held = False
         self._sent = False  # the lock script went out: the lock may be ours even if no answer came
         self._refused: HostLocked | None = None
+
+    @property
+    def inner(self) -> Connection:
+        """The connection this one takes the lock through."""
+        return self._conn
 
     @property
     def held(self) -> bool:
@@ -259,8 +245,3 @@ class LockedConnection:
             raise
         self._held = True
         return run_batch(self._conn, argvs, timeout=timeout)
-
-    def __getattr__(self, name: str) -> object:
-        value = getattr(self._conn, name)
-        self.hold_lock()
-        return value

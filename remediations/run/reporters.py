@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from remediations.core.result import Result, Status
+from remediations.core.runs import who
 from remediations.run.report import Event, Report
 from remediations.run.state import append_jsonl
-from remediations.run.target import who
 
 _STYLE = {Status.OK: "green", Status.CHANGED: "yellow", Status.FAILED: "bold red",
           Status.SKIPPED: "cyan", Status.UNREACHABLE: "bold magenta"}

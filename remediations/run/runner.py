@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from remediations.connections import connect as default_connect
-from remediations.connections.base import CommandResult, Connection
+from remediations.connections.base import (
+    CommandResult,
+    Connection,
+    ReleasesLock,
+    SelfLocking,
+    capability,
+)
 from remediations.connections.batch import run_batch
 from remediations.core.errors import (
     CommandFailed,
@@ -128,24 +134,25 @@ class _Deadline:
     def close(self) -> None:
         self._conn.close()
 
-    def __getattr__(self, name: str) -> object:
-        # Anything else (a cluster handle, a connection's own lock) is the wrapped connection's.
-        return getattr(self._conn, name)
+    @property
+    def inner(self) -> Connection:
+        """The connection whose commands this one bounds (its cluster handle, its own lock)."""
+        return self._conn
 
 
 def _acquire(conn: Connection, ctx: RunContext, stale_after: float) -> None:
     """The connection's own lock when it has one (a Deployment annotation), else the host's."""
-    own = getattr(conn, "acquire_lock", None)
+    own = capability(conn, SelfLocking)
     if own is not None:
-        own(ctx, stale_after=stale_after)
+        own.acquire_lock(ctx, stale_after=stale_after)
     else:
         locks.acquire(conn, ctx, stale_after=stale_after)
 
 
 def _release(conn: Connection, ctx: RunContext) -> None:
-    own = getattr(conn, "release_lock", None)
+    own = capability(conn, ReleasesLock)
     if own is not None:
-        own(ctx)
+        own.release_lock(ctx)
     else:
         locks.release(conn, ctx)
 
@@ -240,7 +247,7 @@ def _run_host(remediation: Remediation, host: Host, ctx: RunContext, opts: RunOp
     locked = opts.lock and not ctx.check
     # A host's own lock goes with the remediation's first command (one round trip less);
     # a connection with a lock of its own (a Deployment annotation) takes it up front.
-    folded = locked and getattr(conn, "acquire_lock", None) is None
+    folded = locked and capability(conn, SelfLocking) is None
     reach: Connection = locks.LockedConnection(
         bounded, ctx, stale_after=opts.lock_stale_after,
         release_early=bool(getattr(_unwrapped(remediation), "reads_after_acting", False)),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from remediations.core import validate
-from remediations.run.target import RunContext, new_run_id
+from remediations.core.runs import RunContext, new_run_id
 
 
 def state_dir() -> Path:
