@@ -10,7 +10,7 @@ reports `slow`; `service_running` then plans in Python from the state it printed
 
 The script's decision is a narrowing of `plan_service_running`, never a second policy:
 it acts only where that function would plan exactly one `systemctl restart` and nothing
-else (tests/unit/test_systemd_guard.py runs it in `sh` against both).
+else (tests/unit/host/test_systemd_guard.py runs it in `sh` against both).
 """
 
 from __future__ import annotations

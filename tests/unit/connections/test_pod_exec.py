@@ -28,9 +28,9 @@ from remediations.core.errors import CommandFailed, CommandTimeout, KubeApiError
 from remediations.core.result import Status
 from remediations.laravel.app import caches_cleared
 from remediations.run.target import RunContext, Target
+from tests.unit.connections.test_cluster import Pod
 from tests.unit.helpers import inventory
-from tests.unit.test_kubernetes_connection import Pod
-from tests.unit.test_kubernetes_fake import World
+from tests.unit.kubernetes.test_fake import World
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 Exec = Callable[[tuple[str, ...]], tuple[int | None, str, str]]

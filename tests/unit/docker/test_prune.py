@@ -20,7 +20,7 @@ from remediations.docker.prune import (
 )
 from remediations.inventory import Host
 from remediations.run.target import RunContext, Target
-from tests.unit.test_docker import RUN_START, FakeDocker, install_fake
+from tests.unit.docker.test_engine import RUN_START, FakeDocker, install_fake
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 OLD = int((NOW - timedelta(days=3)).timestamp())

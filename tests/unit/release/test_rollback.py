@@ -22,7 +22,7 @@ from remediations.run import state
 from remediations.run.report import EXIT_FAILED, EXIT_OK, Event
 from remediations.run.target import Target
 from tests.unit.helpers import inventory
-from tests.unit.test_runner import connector
+from tests.unit.run.test_runner import connector
 
 
 class FakeFleet:

@@ -29,9 +29,9 @@ from remediations.laravel.app import caches_cleared
 from remediations.laravel.queue import queue_restarted
 from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host, inventory
-from tests.unit.test_kubernetes_fake import FakeCluster, World, api_error, patches
+from tests.unit.kubernetes.test_fake import FakeCluster, World, api_error, patches
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 # -- settings ------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from tests.unit.helpers import host
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Plugins these runs do not need (hypothesis alone costs a second per in-process run), and
 # this one loaded by module, so the runs do not depend on how the package was installed.
 QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:cacheprovider",

@@ -1,6 +1,6 @@
 """Round trips per host: lock, inspect, act, read back and unlock in one, when the host decides.
 
-The guard script runs for real in `sh` against a fake systemctl (tests/unit/fake_systemd.py).
+The guard script runs for real in `sh` against a fake systemctl (tests/unit/host/fake_systemd.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from remediations.core.result import Status
 from remediations.host.systemd import service_running
 from remediations.run.runner import run
 from remediations.run.target import RunContext
-from tests.unit.fake_systemd import FakeUnit
 from tests.unit.helpers import inventory
-from tests.unit.test_systemd import show
+from tests.unit.host.fake_systemd import FakeUnit
+from tests.unit.host.test_systemd import show
 
 LATER = "Tue 2030-01-01 00:00:00.000000 UTC"  # a start after any run began
 

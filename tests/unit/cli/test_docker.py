@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # The Docker tasks as `invoke` shows them once `register(ns)` is wired into the package's
 # collection; until then this runs the same Program with them added.

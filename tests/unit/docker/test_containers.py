@@ -19,7 +19,7 @@ from remediations.docker.containers import (
 from remediations.docker.engine import ContainerStats
 from remediations.inventory import Host
 from remediations.run.target import RunContext, Target
-from tests.unit.test_docker import RUN_START, FakeDocker, inspect_doc, install_fake
+from tests.unit.docker.test_engine import RUN_START, FakeDocker, inspect_doc, install_fake
 
 MiB = 2**20
 

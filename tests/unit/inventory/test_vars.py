@@ -9,7 +9,7 @@ import pytest
 
 from remediations.core.errors import InventoryError
 from remediations.inventory import load_inventory
-from tests.unit.test_inventory_loaders import write
+from tests.unit.inventory.test_loaders import write
 
 PRECEDENCE = {
     "inv.yml": """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TASKS = ("clear-caches", "rebuild-caches", "reset-opcache", "maintenance-on", "maintenance-off",
          "storage-link", "fix-storage-permissions", "pause-scheduler", "resume-scheduler",
          "clear-schedule-cache", "php-settings", "reload-octane")

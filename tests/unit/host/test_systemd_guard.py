@@ -10,7 +10,7 @@ import pytest
 
 from remediations.host import systemd_guard
 from remediations.host.systemd import parse_unit_state, plan_service_running, show_argv
-from tests.unit.fake_systemd import FakeUnit
+from tests.unit.host.fake_systemd import FakeUnit
 
 RUN_START = datetime(2026, 11, 23, 10, 0, 0, 250000, tzinfo=UTC)
 UNIT = "nginx.service"

@@ -9,7 +9,7 @@ import pytest
 from remediations.core.errors import InventoryError, NoHostsMatched
 from remediations.inventory import Inventory, load_inventory, select, split_pattern
 from remediations.inventory.patterns import order_terms
-from tests.unit.test_inventory_loaders import write
+from tests.unit.inventory.test_loaders import write
 
 INVENTORY = """
     all:

@@ -21,7 +21,7 @@ from remediations.kubernetes.deployments import (
 from remediations.kubernetes.revisions import REVISION
 from remediations.run.target import RunContext, Target
 from tests.unit.helpers import host
-from tests.unit.test_kubernetes_fake import FakeCluster, World, deployment, patches
+from tests.unit.kubernetes.test_fake import FakeCluster, World, deployment, patches
 
 HOST = host("web", ansible_connection="kubernetes")
 

@@ -34,7 +34,7 @@ from remediations.docker.project import (
 )
 from remediations.inventory import Host
 from remediations.run.target import RunContext, Target
-from tests.unit.test_docker import RUN_START, FakeDocker, inspect_doc, install_fake, stamp
+from tests.unit.docker.test_engine import RUN_START, FakeDocker, inspect_doc, install_fake, stamp
 
 V1 = ("docker-compose",)
 V2 = ("docker", "compose")

@@ -31,7 +31,7 @@ from remediations.cli import build_namespace
 from remediations.run.report import Report
 from remediations.runbooks.catalogue import NEEDS_IP, RUNBOOKS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REPO_ONLY = ("lab.", "stack.", "bench.", "demo")  # tasks.py's own: the lab, the benchmarks, the demo
 TASK_NAMES = sorted(build_namespace().task_names)
 
@@ -438,7 +438,7 @@ def test_internal_error_is_one_line_naming_where(sandbox: Path, monkeypatch: pyt
     err = capsys.readouterr().err
     (line,) = err.splitlines()
     assert line.startswith("error: internal error (a bug, please report it): KeyError: 'groups' at ")
-    assert "test_cli_complete.py:" in line and "REMEDIATIONS_DEBUG=1" in line
+    assert "test_complete.py:" in line and "REMEDIATIONS_DEBUG=1" in line
 
     assert in_process("status", "-i", str(sandbox), "--json") == 250
     (obj,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
