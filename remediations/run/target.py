@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from remediations.core.result import Diff, Result, Status
 from remediations.core.runs import RunContext
 
 __all__ = ["RunContext", "Target"]
@@ -32,3 +34,13 @@ class Target:
 
     def var(self, key: str, default: Any = None) -> Any:
         return self.host.vars.get(key, default)
+
+    def result(self, remediation: str, status: Status, message: str, *,
+               commands: Sequence[str] = (), diff: Diff | None = None, evidence: str = "",
+               data: Mapping[str, Any] | None = None) -> Result:
+        """This host's result of `remediation` in this run (its check mode recorded).
+
+        `t.result("service_running", Status.FAILED, "unit nginx.service not found")`.
+        """
+        return Result(self.name, remediation, status, message, tuple(commands), diff, evidence,
+                      check=self.check, data=dict(data or {}))
