@@ -406,3 +406,25 @@ def test_truncate_for_real_keeps_the_tail_and_the_writer(tmp_path: Path, where: 
     finally:
         if base != tmp_path:
             shutil.rmtree(base)
+
+
+# --- large logs (a fact), on this machine's own files ------------------------------------
+
+def test_large_logs_lists_the_files_above_the_size_biggest_first(tmp_path: Path) -> None:
+    from remediations.host.disk import large_logs
+
+    (tmp_path / "small.log").write_bytes(b"x" * 1024)
+    (tmp_path / "big.log").write_bytes(b"x" * 3 * 1024 * 1024)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bigger.log").write_bytes(b"x" * 5 * 1024 * 1024)
+    t = Target(host("web1"), LocalConnection(), RunContext.new())
+    res = large_logs(t, str(tmp_path), min_size_mb=2)
+    assert res.status is Status.OK and res.commands == ()
+    assert [f["path"] for f in res.data["files"]] == [str(tmp_path / "sub" / "bigger.log"),
+                                                     str(tmp_path / "big.log")]
+    assert res.data["bytes"] == 8 * 1024 * 1024
+    assert res.message.startswith(f"2 file(s) above 2 MiB under {tmp_path} (8.0 MiB)")
+    none = large_logs(t, str(tmp_path / "missing"), min_size_mb=2)
+    assert none.message == f"{tmp_path / 'missing'} does not exist" and none.data["files"] == []
+    with pytest.raises(InvalidInput):
+        large_logs(t, str(tmp_path), min_size_mb=-1)
