@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from remediations.core.result import Status
 from remediations.release.kinds import compose_at_release
-from tests.unit.docker.test_compose import (  # use_fake: the fixture
-    PROJ,
-    backend,
-    compose_lines,
-    recording,
-    target,
-    use_fake,  # noqa: F401
-)
-from tests.unit.docker.test_engine import RUN_START, FakeDocker, inspect_doc
+from tests.unit.docker.test_compose import PROJ, backend, compose_lines, recording, target
+from tests.unit.docker.test_engine import RUN_START, FakeDocker, inspect_doc, install_fake
 
 CONFIG = """services:
   backend:
@@ -24,6 +20,11 @@ CONFIG = """services:
 """
 SERVICES = {"app_service": "backend", "worker_service": "worker"}
 V122 = "sha256:" + "2" * 64
+
+
+@pytest.fixture
+def use_fake(monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeDocker], None]:
+    return lambda fake: install_fake(monkeypatch, fake)
 
 
 def engine_at(tag: str) -> FakeDocker:
