@@ -56,25 +56,32 @@ SHORT = {"inventory": "i", "limit": "l", "check": "c", "diff": "d", "json": "j",
 INTERNAL_ERROR = 250
 
 
-def _copy_argument(arg: Argument, memo: dict[int, Any]) -> Argument:
-    """A parser's copy of an argument: its own value (a list kind its own list), the rest shared.
+class _Argument(Argument):
+    """An option whose parser copies are shallow copies.
 
     Invoke deep-copies every task's arguments for each parse; with a hundred tasks of
-    a dozen options each that was a tenth of the start-up.
+    a dozen options each that was a tenth of the start-up. A shallow copy is a full
+    one here: `set_value` rebinds the value (a list kind gets a new list) and never
+    changes one in place, and the other fields are strings, types and tuples.
     """
-    new = copy.copy(arg)
-    if isinstance(arg._value, list):
-        new._value = list(arg._value)
-    memo[id(arg)] = new
-    return new
 
-
-class _Copied(Argument):
-    __deepcopy__ = _copy_argument
+    def __deepcopy__(self, memo: dict[int, Any]) -> Argument:
+        new = copy.copy(self)
+        memo[id(self)] = new
+        return new
 
 
 class _Task(Task):  # type: ignore[type-arg]
-    """A Task whose shared options keep the same short flags in every task."""
+    """A Task whose options are built from `make_task`'s parameters.
+
+    Only invoke's public API: `Task` (the `klass` that `@task` documents), its documented
+    `get_arguments()` hook, and `Argument`'s constructor and `set_value()`.
+    """
+
+    def __init__(self, body: Callable[..., None], *, options: tuple[dict[str, Any], ...],
+                 **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.option_specs = options  # `Argument` keywords, one dict an option (`_options`)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Task:
         # Invoke deep-copies every task when it loads a collection. A task's body and
@@ -83,31 +90,48 @@ class _Task(Task):  # type: ignore[type-arg]
         for key, value in vars(self).items():
             if isinstance(value, (list, dict, set)):
                 setattr(new, key, copy.copy(value))
-        new.times_called = 0
         memo[id(self)] = new
         return new
 
-    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
-        if name in _SHARED_NAMES:
-            opts: dict[str, Any] = super().arg_opts(name, default, set(SHORT.values()))
-            long = opts["names"][0]
-            opts["names"] = [long, SHORT[name]] if name in SHORT else [long]
-            return opts
-        return super().arg_opts(name, default, taken_names | set(SHORT.values()))
-
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
-        # Invoke pops each help string as it builds the arguments: keep them, or a second
-        # parser (a positional's --help, `remediate` run twice in one process) has none.
-        saved = dict(self.help)
-        try:
-            args: list[Argument] = super().get_arguments(ignore_unknown_help)
-        finally:
-            self.help = saved
-        return [_Number(a) if a.kind in (int, float) else _cheap(a) for a in args]
+        """A new set of this task's options for one parser."""
+        return [_Number(cast=o["kind"], **{**o, "kind": int}) if o.get("kind") in (int, float)
+                else _Argument(**o) for o in self.option_specs]
+
+
+def _options(params: tuple[Param, ...], positional: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    """`Argument` keywords for each parameter, named as invoke's `Task.get_arguments` names them.
+
+    The same rules (underscores become dashes; an option's short flag is the first letter
+    of its name no earlier option took; a default sets the kind; positionals come first,
+    in their order), except that the shared options always have the short flags of SHORT
+    and the others never take those letters.
+    """
+    taken = {p[0] for p in params}
+    built: list[dict[str, Any]] = []
+    for name, default, help in params:
+        long = name.replace("_", "-")
+        opts: dict[str, Any] = {"positional": name in positional, "help": help}
+        if long != name:
+            opts["attr_name"] = name
+        if name in _SHARED_NAMES:
+            names = [long, SHORT[name]] if name in SHORT else [long]
+        else:
+            free = [c for c in long if c != long and c not in taken and c not in _SHORT_LETTERS]
+            names = [long, *free[:1]]
+        opts["names"] = names
+        if default is not None:
+            opts["kind"] = type(default)
+            opts["default"] = default
+        taken.update(names)
+        built.append(opts)
+    first = [o for p in positional for o in built if o.get("attr_name", o["names"][0]) == p]
+    return (*first, *(o for o in built if o not in first))
 
 
 _COMMON_NAMES = frozenset(p[0] for p in COMMON)
 _SHARED_NAMES = _COMMON_NAMES | {YES}
+_SHORT_LETTERS = frozenset(SHORT.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,25 +148,16 @@ class BadNumber:
         return f"--{self.flag} must be {what}, got {self.raw!r}"
 
 
-def _cheap(arg: Argument) -> Argument:
-    arg.__class__ = _Copied  # same fields, a cheaper copy
-    return arg
-
-
-class _Number(Argument):
+class _Number(_Argument):
     """A numeric option whose bad value becomes a one-line error, not a parser traceback.
 
     Help shows it as INT (Invoke's help knows only STRING and INT; a float option
     accepts decimals too).
     """
 
-    def __init__(self, arg: Argument) -> None:
-        super().__init__(names=arg.names, kind=int, default=arg.default, help=arg.help,
-                         positional=arg.positional, optional=arg.optional,
-                         attr_name=arg.attr_name)
-        self.cast: type = arg.kind
-
-    __deepcopy__ = _copy_argument
+    def __init__(self, *, cast: type, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cast = cast
 
     def set_value(self, value: Any, cast: bool = True) -> None:
         if cast and isinstance(value, str):
@@ -199,7 +214,7 @@ def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...]
     task_body.__doc__ = body.__doc__
     task_body.__name__ = name
     task = _Task(task_body, name=name, help={p[0]: p[2] for p in every},
-                 positional=list(positional))
+                 positional=list(positional), options=_options(every, positional))
     return task
 
 
