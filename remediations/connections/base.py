@@ -12,7 +12,6 @@ from remediations.core.commands import CommandResult, check_argv, sh
 from remediations.core.errors import CommandFailed, CommandTimeout
 
 if TYPE_CHECKING:
-    from remediations.connections.cluster import Cluster
     from remediations.core.runs import RunContext
 
 __all__ = ["BaseConnection", "Batching", "ClusterBacked", "CommandResult", "Connection", "HostGuard",
@@ -84,7 +83,9 @@ class ClusterBacked(Protocol):
     """Reaches a Kubernetes API server: `cluster` for API calls (`connections.pod`)."""
 
     @property
-    def cluster(self) -> Cluster: ...
+    def cluster(self) -> object:
+        """A `connections.cluster.Cluster`; `cluster_of` checks it (that module imports this one)."""
+        ...
 
 
 @runtime_checkable

@@ -1,42 +1,19 @@
-"""A command's result, and the two ways a command line is built: argument lists, quoted `sh -c`.
+"""The two ways a command line is built: argument lists, quoted `sh -c`; and a command's result.
 
 Every command the library sends is an argument list (`check_argv` refuses anything else);
-the rare pipe is built by `sh`, which quotes every argument.
+the rare pipe is built by `sh`, which quotes every argument. `CommandResult` is defined in
+`command_result` (below `errors`) and imported from here.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from remediations.core.command_result import CommandResult
 from remediations.core.errors import InvalidInput
 
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The outcome of one command on one host."""
-
-    command: str
-    exit_code: int
-    stdout: str = ""
-    stderr: str = ""
-    duration: float = 0.0
-
-    @property
-    def succeeded(self) -> bool:
-        return self.exit_code == 0
-
-    @property
-    def failed(self) -> bool:
-        return self.exit_code != 0
-
-    def tail(self, lines: int = 20) -> str:
-        """The last lines of stdout and stderr, for evidence."""
-        out = "\n".join(self.stdout.rstrip().splitlines()[-lines:])
-        err = "\n".join(self.stderr.rstrip().splitlines()[-lines:])
-        return "\n".join(p for p in (out, err) if p)
-
+__all__ = ["CommandResult", "check_argv", "sh"]
 
 
 def sh(template: str, *args: object) -> list[str]:

@@ -8,7 +8,7 @@
 """
 
 from remediations.inventory.loader import load_inventory
-from remediations.inventory.model import Group, Host, Inventory
-from remediations.inventory.patterns import select, split_pattern
+from remediations.inventory.model import Group, Host, Inventory, select
+from remediations.inventory.patterns import split_pattern
 
 __all__ = ["Group", "Host", "Inventory", "load_inventory", "select", "split_pattern"]

@@ -20,6 +20,8 @@ import ipaddress
 import re
 import string
 
+from remediations.core.errors import InvalidInput
+
 # A label of a host name: word characters or ranges, `-`/`_` inside, not at the end.
 _RANGE = r"\[(?:[a-zA-Z]:[a-zA-Z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]"
 _LABEL = rf"(?:\w|{_RANGE})(?:[\w-]|{_RANGE})*(?<![_-])"
@@ -28,8 +30,8 @@ _HOSTPORT = re.compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$")
 _BRACKETED_HOSTPORT = re.compile(r"^\[(.+)\]:([0-9]+)$")
 
 
-class HostRangeError(ValueError):
-    """A `[x:y]` range in a host name is malformed."""
+class HostRangeError(InvalidInput):
+    """A `[x:y]` range in a host name is malformed; loaders add the file and line."""
 
 
 def parse_address(text: str) -> tuple[str, int | None] | None:

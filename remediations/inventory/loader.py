@@ -24,12 +24,8 @@ from remediations.inventory.hostrange import parse_address
 from remediations.inventory.ini_loader import parse_ini_inventory
 from remediations.inventory.model import Inventory
 from remediations.inventory.varsdirs import VarsDirs
-from remediations.inventory.yaml_loader import (
-    YamlDocument,
-    is_group_mapping,
-    load_yaml_file,
-    parse_yaml_inventory,
-)
+from remediations.inventory.yaml_loader import is_group_mapping, parse_yaml_inventory
+from remediations.inventory.yamlfile import YamlDocument, load_yaml_file
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -1,16 +1,19 @@
-"""Hosts, groups and the inventory that holds them; immutable once loaded."""
+"""Hosts, groups and the inventory that holds them, immutable once loaded; the hosts a pattern selects."""
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from remediations.core.errors import InventoryError
+from remediations.core.errors import InventoryError, NoHostsMatched
 from remediations.inventory import conventions
+from remediations.inventory.patterns import GLOB_CHARS, order_terms, split_pattern, split_subscript
 
 
 def _frozen(variables: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -259,8 +262,6 @@ class Inventory:
 
     def select(self, pattern: str | None = None, *, strict: bool = False) -> list[Host]:
         """Hosts matching an Ansible `--limit` pattern (None or "" = all); see `patterns`."""
-        from remediations.inventory.patterns import select_names
-
         return [self._hosts[name] for name in select_names(self, pattern, strict=strict)]
 
     def with_connection(self, connection: str) -> Inventory:
@@ -300,3 +301,69 @@ def _walk_members(groups: Mapping[str, Group], name: str) -> Iterator[str]:
             if host not in listed:
                 listed.add(host)
                 yield host
+
+
+def select_names(inventory: Inventory, pattern: str | None, *,
+                 strict: bool = False) -> list[str]:
+    """Names of the hosts `pattern` (see `patterns`) selects; None or "" selects all."""
+    text = pattern if pattern and pattern.strip() else "all"
+    terms = order_terms(split_pattern(text))
+    selected: list[str] = []
+    for term in terms:
+        if term in inventory:  # a plain host name: Ansible does not look further
+            selected.append(term)
+            continue
+        matched = _match_term(inventory, term)
+        if strict and not matched:
+            raise NoHostsMatched(f"{term!r} in pattern {text!r} matches no host or group")
+        if term[0] == "!":
+            excluded = set(matched)
+            selected = [h for h in selected if h not in excluded]
+        elif term[0] == "&":
+            kept = set(matched)
+            selected = [h for h in selected if h in kept]
+        else:
+            already = set(selected)
+            selected.extend(h for h in matched if h not in already)
+    result = list(dict.fromkeys(selected))
+    if not result:
+        raise NoHostsMatched(f"no hosts matched pattern {text!r}")
+    return result
+
+
+def select(inventory: Inventory, pattern: str | None = None, *, strict: bool = False) -> list[Host]:
+    """Hosts of `inventory` matching an Ansible `--limit` pattern; see `patterns`."""
+    return inventory.select(pattern, strict=strict)
+
+
+def _match_term(inventory: Inventory, term: str) -> list[str]:
+    """Hosts one term matches, ignoring its `&`/`!`; may repeat a host."""
+    expr = term[1:] if term[0] in "&!" else term
+    if not expr:
+        raise InventoryError(f"empty host pattern term {term!r}")
+    expr, subscript = split_subscript(expr)
+    hosts = _enumerate(inventory, expr)
+    if not hosts or subscript is None:
+        return hosts
+    start, end = subscript
+    try:
+        if end is None:
+            return [hosts[start]]
+        return hosts[start:(len(hosts) - 1 if end == -1 else end) + 1]
+    except IndexError:
+        raise NoHostsMatched(f"no hosts matched the subscripted pattern {expr}[{start}] "
+                             f"({len(hosts)} hosts)") from None
+
+
+def _enumerate(inventory: Inventory, expr: str) -> list[str]:
+    try:
+        regex = re.compile(expr[1:] if expr[0] == "~" else fnmatch.translate(expr))
+    except re.error as exc:
+        raise InventoryError(f"invalid host pattern {expr!r}: {exc}") from None
+    groups = [name for name in inventory.groups if regex.match(name)]
+    hosts: list[str] = []
+    for group in groups:
+        hosts.extend(inventory.member_names(group))
+    if not groups or expr[0] == "~" or any(c in expr for c in GLOB_CHARS):
+        hosts.extend(h.name for h in inventory if regex.match(h.name))
+    return hosts

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from remediations.core.errors import InventoryError
-from remediations.inventory.yaml_loader import load_yaml_file
+from remediations.inventory.yamlfile import load_yaml_file
 
 _EXTENSIONS = ("", ".yml", ".yaml", ".json")
 
