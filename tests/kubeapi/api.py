@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import random
 from typing import Any
@@ -18,7 +17,7 @@ from tests.kubeapi.selectors import (
     parse_label_selector,
     selector_string,
 )
-from tests.kubeapi.store import Obj, Store
+from tests.kubeapi.store import Obj, Store, clone
 
 NAMESPACES = BY_PATH[("", "v1", "namespaces")]
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand
@@ -37,7 +36,7 @@ def _meta(obj: Obj) -> dict[str, Any]:
 
 
 def _same_but_version(a: Obj, b: Obj) -> bool:
-    a, b = copy.deepcopy(a), copy.deepcopy(b)
+    a, b = clone(a), clone(b)
     _meta(a).pop("resourceVersion", None)
     _meta(b).pop("resourceVersion", None)
     return a == b
@@ -106,7 +105,7 @@ class Api:
     def create(self, resource: Resource, namespace: str, body: Obj, *, dry_run: bool = False) -> Obj:
         if not isinstance(body, dict):
             raise ApiError.bad_request("the body of the request was not an object")
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         meta = _meta(obj)
         if body.get("kind") not in (None, resource.kind):
             raise ApiError.bad_request(f"the API version in the data ({body.get('apiVersion')}) "
@@ -141,7 +140,7 @@ class Api:
             raise ApiError.bad_request("the body of the request was not an object")
         with self.store.lock:
             old = self._must_get(resource, namespace, name)
-            new = copy.deepcopy(body)
+            new = clone(body)
             meta = _meta(new)
             if meta.get("name") not in (None, name):
                 raise ApiError.bad_request(f"the name of the object ({meta.get('name')}) does not "
@@ -150,7 +149,7 @@ class Api:
             if rv not in (None, "") and rv != old["metadata"]["resourceVersion"]:
                 raise ApiError.conflict(resource.qualified, name, resource.group, resource.plural)
             if subresource == "status":
-                result = copy.deepcopy(old)
+                result = clone(old)
                 result["status"] = new.get("status", {})
                 if resource.group == "apps" and "annotations" in meta:
                     # apps/v1 status strategies keep only spec and labels: the controller
@@ -176,7 +175,7 @@ class Api:
                 meta.pop(key, None)
         meta.pop("managedFields", None)
         if "status" in resource.subresources:
-            new["status"] = copy.deepcopy(old.get("status", {}))
+            new["status"] = clone(old.get("status", {}))
         objects.default(resource, new)
         objects.validate(resource, new, old if resource.kind in ("Deployment", "ReplicaSet") else None)
         if resource.generation and new.get("spec") != old.get("spec"):
@@ -301,7 +300,7 @@ class Api:
         with self.store.lock:
             old = self.store.get(resource, namespace if resource.namespaced else "", name)
             if old is None:
-                body = copy.deepcopy(body)
+                body = clone(body)
                 _meta(body).setdefault("name", name)
                 return self.create(resource, namespace, body, dry_run=dry_run)
             return self.update(resource, namespace, name, strategic_merge(old, body),

@@ -10,13 +10,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
-import time
 import zlib
 from typing import Any
 
 from tests.kubeapi import events
 from tests.kubeapi.api import Api, random_suffix
-from tests.kubeapi.objects import now
+from tests.kubeapi.objects import monotonic, now
 from tests.kubeapi.resources import BY_PATH
 
 PODS = BY_PATH[("", "v1", "pods")]
@@ -78,7 +77,7 @@ class Kubelet:
 
     def available_since(self, pod: Obj, min_ready_seconds: int) -> bool:
         ready_at = self._ready_at.get(pod["metadata"]["uid"])
-        return is_ready(pod) and ready_at is not None and time.monotonic() - ready_at >= min_ready_seconds
+        return is_ready(pod) and ready_at is not None and monotonic() - ready_at >= min_ready_seconds
 
     # --- ReplicaSets --------------------------------------------------------------------
     def sync_replicaset(self, rs: Obj) -> None:
@@ -136,7 +135,7 @@ class Kubelet:
     def sync_pod(self, pod: Obj) -> None:
         api, meta = self.api, pod["metadata"]
         uid, namespace = meta["uid"], meta["namespace"]
-        born = self._born.setdefault(uid, time.monotonic())
+        born = self._born.setdefault(uid, monotonic())
         spec, status = pod["spec"], pod.get("status") or {}
         images = [c.get("image", "") for c in spec.get("containers") or []]
         if not spec.get("nodeName"):
@@ -168,7 +167,7 @@ class Kubelet:
         broken = [i for i in images if self._image_broken(i)]
         with self._settings:
             delay = self.ready_delay
-        if status.get("phase") != "Pending" or time.monotonic() - born < delay:
+        if status.get("phase") != "Pending" or monotonic() - born < delay:
             return
         backing_off = any(((s.get("state") or {}).get("waiting") or {}).get("reason") == "ImagePullBackOff"
                           for s in status.get("containerStatuses") or [])
@@ -211,7 +210,7 @@ class Kubelet:
                       "PodScheduled")],
                   "containerStatuses": statuses}
         pod = self._set_status(pod, status)
-        self._ready_at[pod["metadata"]["uid"]] = time.monotonic()
+        self._ready_at[pod["metadata"]["uid"]] = monotonic()
         for c in pod["spec"].get("containers") or []:
             for reason, message in (("Pulled", f'Container image "{c["image"]}" already present on machine'),
                                     ("Created", f"Created container: {c['name']}"),

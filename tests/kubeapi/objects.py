@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.kubeapi.errors import ApiError
@@ -17,9 +21,50 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+class Clock:
+    """A clock the double can run on instead of the real one (`tests.kubeapi.inprocess`).
+
+    It only moves when told (`advance`): timestamps, ready delays and progress
+    deadlines then follow it, so a test can let ten minutes of cluster time pass at once.
+    """
+
+    def __init__(self, start: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
+        self.start = start
+        self.seconds = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.seconds)
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+
+_CLOCK: ContextVar[Clock | None] = ContextVar("kubeapi_clock", default=None)
+
+
+@contextmanager
+def running_on(clock: Clock) -> Iterator[None]:
+    """Run the double on `clock` in this thread (the HTTP server's threads keep real time)."""
+    token = _CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
+
+
 def now() -> str:
     """A timestamp as the API renders them (RFC 3339, seconds)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    clock = _CLOCK.get()
+    return (clock.now() if clock else datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def monotonic() -> float:
+    """Seconds for delays (the ready delay, minReadySeconds): `time.monotonic` or the clock's."""
+    clock = _CLOCK.get()
+    return clock.monotonic() if clock else time.monotonic()
 
 
 def parse_time(value: str) -> datetime:

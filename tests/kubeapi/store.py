@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from tests.kubeapi.errors import ApiError
 from tests.kubeapi.resources import Resource
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 HISTORY = 50_000  # watch events kept; an older resourceVersion gets 410 Gone, as after compaction
+
+
+def clone(obj: T) -> T:
+    """A deep copy of JSON data (dicts, lists, scalars): `copy.deepcopy`, several times faster."""
+    return cast(T, _clone(obj))
+
+
+def _clone(obj: Any) -> Any:
+    if type(obj) is dict:
+        return {k: _clone(v) for k, v in obj.items()}
+    if type(obj) is list:
+        return [_clone(v) for v in obj]
+    return obj
 
 
 @dataclass(frozen=True)
@@ -51,14 +64,14 @@ class Store:
         """A copy of the stored object, or None."""
         with self.lock:
             obj = self._objects.get(resource, {}).get((namespace, name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return clone(obj) if obj is not None else None
 
     def items(self, resource: Resource, namespace: str | None = None) -> list[Obj]:
         """Copies of the stored objects, in key order (as etcd lists them)."""
         with self.lock:
             stored = self._objects.get(resource, {})
             keys = sorted(k for k in stored if namespace is None or k[0] == namespace)
-            return [copy.deepcopy(stored[k]) for k in keys]
+            return [clone(stored[k]) for k in keys]
 
     def find(self, resource: Resource, namespace: str, match: Callable[[Obj], bool]) -> Obj | None:
         """A copy of the first stored object `match` accepts (it sees the stored object: no writes)."""
@@ -66,7 +79,7 @@ class Store:
             stored = self._objects.get(resource, {})
             for key in sorted(k for k in stored if k[0] == namespace):
                 if match(stored[key]):
-                    return copy.deepcopy(stored[key])
+                    return clone(stored[key])
             return None
 
     def put(self, resource: Resource, obj: Obj) -> Obj:
@@ -77,12 +90,12 @@ class Store:
             table = self._objects.setdefault(resource, {})
             old = table.get(key)
             self._rv += 1
-            stored = copy.deepcopy(obj)
+            stored = clone(obj)
             stored["metadata"]["resourceVersion"] = str(self._rv)
             table[key] = stored
             self._record(WatchEvent(self._rv, "ADDED" if old is None else "MODIFIED",
                                     resource, stored, old))
-            return copy.deepcopy(stored)
+            return clone(stored)
 
     def remove(self, resource: Resource, namespace: str, name: str) -> Obj:
         with self.lock:
@@ -91,10 +104,10 @@ class Store:
             if old is None:
                 raise ApiError.not_found(resource.qualified, name, resource.group, resource.plural)
             self._rv += 1
-            gone = copy.deepcopy(old)
+            gone = clone(old)
             gone["metadata"]["resourceVersion"] = str(self._rv)
             self._record(WatchEvent(self._rv, "DELETED", resource, gone, old))
-            return copy.deepcopy(gone)
+            return clone(gone)
 
     def _record(self, event: WatchEvent) -> None:
         if len(self._history) == self._history.maxlen:

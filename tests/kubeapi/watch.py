@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from tests.kubeapi.errors import ApiError
@@ -50,11 +51,9 @@ def translate(event: WatchEvent, matches: Any) -> str | None:
     return "DELETED" if before else None
 
 
-def stream_watch(handler: _Handler, store: Store, resource: Resource, namespace: str | None,
-                 label_selector: str | None, field_selector: str | None, resource_version: str,
-                 timeout: float, stopping: threading.Event, as_table: bool = False) -> None:
-    """Answer a watch: initial ADDED events when no resourceVersion is given, then changes
-    newer than it, until `timeoutSeconds` pass (the stream then ends, as a real server's)."""
+def matcher(resource: Resource, namespace: str | None, label_selector: str | None,
+            field_selector: str | None) -> Callable[[Obj], bool]:
+    """Whether an object is in a watch's selection (namespace, label and field selectors)."""
     labels = parse_label_selector(label_selector)
     fields = parse_field_selector(field_selector, resource.plural)
 
@@ -64,6 +63,15 @@ def stream_watch(handler: _Handler, store: Store, resource: Resource, namespace:
             return False
         return labels_match(labels, meta.get("labels")) and bool(fields(obj))
 
+    return matches
+
+
+def stream_watch(handler: _Handler, store: Store, resource: Resource, namespace: str | None,
+                 label_selector: str | None, field_selector: str | None, resource_version: str,
+                 timeout: float, stopping: threading.Event, as_table: bool = False) -> None:
+    """Answer a watch: initial ADDED events when no resourceVersion is given, then changes
+    newer than it, until `timeoutSeconds` pass (the stream then ends, as a real server's)."""
+    matches = matcher(resource, namespace, label_selector, field_selector)
     try:
         start = int(resource_version) if resource_version not in ("", "0") else None
     except ValueError as exc:

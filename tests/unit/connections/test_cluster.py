@@ -145,7 +145,8 @@ def conn_with(c: FakeCluster, **hostvars: Any) -> KubeConnection:
 
 def test_run_execs_in_the_oldest_ready_pod_and_its_container() -> None:
     c = FakeCluster()
-    c.world.pods[0]["status"]["conditions"][0]["status"] = "False"     # not ready
+    ready = next(x for x in c.world.pods[0]["status"]["conditions"] if x["type"] == "Ready")
+    ready["status"] = "False"                                         # not ready
     c.world.pods[1]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"  # terminating
     c.exec_reply = lambda argv: (0, "hello\n", "")
     res = conn_with(c).run(["echo", "hello"])

@@ -119,7 +119,8 @@ def test_image_set_refuses_bad_references(bad: str) -> None:
 
 
 def test_a_broken_image_fails_with_the_deadline_and_the_events() -> None:
-    c = FakeCluster()
+    # A deadline shorter than the wait (the default is 600s): it passes in cluster time.
+    c = FakeCluster(World(deployment(progressDeadlineSeconds=2)))
     c.world.broken.add("shop/app:v1.2.4")
     res = image_set(target(c), "shop/app:v1.2.4", timeout=5)
     assert res.status is Status.FAILED
