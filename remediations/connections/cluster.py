@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from remediations.connections.base import ClusterBacked, capability
@@ -178,6 +178,38 @@ def _describe(method: str, args: Sequence[Any]) -> str:
     return f"{method}({', '.join(names)})"
 
 
+# -- requests as steps -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One API request as a step of `run.contract.apply()` (a `core.result.Call`).
+
+    Shown as `PATCH /apis/... (merge-patch) {"spec":...}`; sent with the client's own
+    method (`api.<operation>(*args, body, _content_type=...)`), with `dryRun=All` in check mode.
+    Made by `Cluster.deployment_patch`.
+    """
+
+    method: str
+    path: str
+    body: Any
+    content_type: str
+    api: Any = field(default=None, repr=False, compare=False)  # `Cluster.apps` / `.core`
+    operation: str = ""  # the client method, `patch_namespaced_deployment_scale`
+    args: tuple[Any, ...] = ()
+
+    @property
+    def command(self) -> str:
+        kind = self.content_type.removeprefix("application/").removesuffix("+json")
+        body = "" if self.body is None else " " + json.dumps(self.body, sort_keys=True,
+                                                             separators=(",", ":"))
+        return f"{self.method} {self.path}" + (f" ({kind})" if kind else "") + body
+
+    def send(self, *, dry_run: bool) -> Any:
+        extra = {"dry_run": "All"} if dry_run else {}
+        return getattr(self.api, self.operation)(*self.args, self.body,
+                                                 _content_type=self.content_type, **extra)
+
+
 # -- the handle --------------------------------------------------------------------------------
 
 class Cluster:
@@ -205,6 +237,13 @@ class Cluster:
 
     def read_deployment(self) -> dict[str, Any]:
         return self.apps.read_namespaced_deployment(self.deployment, self.namespace)  # type: ignore[no-any-return]
+
+    def deployment_patch(self, body: Any, content_type: str, *, sub: str = "") -> ApiCall:
+        """The step that patches the Deployment (or its `sub`resource, such as `scale`)."""
+        path = f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{self.deployment}"
+        method = "patch_namespaced_deployment" + (f"_{sub}" if sub else "")
+        return ApiCall("PATCH", path + (f"/{sub}" if sub else ""), body, content_type,
+                       self.apps, method, (self.deployment, self.namespace))
 
     def watch(self, method: str, *, timeout: float, api: str = "apps",
               **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:

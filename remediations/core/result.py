@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Status(StrEnum):
@@ -39,6 +39,23 @@ class Step:
     @property
     def command(self) -> str:
         return shlex.join(self.argv)
+
+
+class Call(Protocol):
+    """A step that is a request, not a command (an API call, say); `apply()` sends it.
+
+    In check mode it is sent as a dry run the server validates and does not store.
+    `connections.cluster.ApiCall` is the Kubernetes one.
+    """
+
+    @property
+    def command(self) -> str:
+        """How results show the request (`PATCH /apis/... (merge-patch) {...}`)."""
+        ...
+
+    def send(self, *, dry_run: bool) -> object:
+        """Make the request (a dry run when `dry_run`); raise when it is refused."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,21 +10,21 @@ the Deployment with a watch bounded by `timeoutSeconds`, never a busy loop.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from remediations.connections.cluster import Cluster, cluster_of, selector_matches, selector_string
 from remediations.core.errors import KubeApiError, RemediationError
-from remediations.core.result import Diff, Result, Status
+from remediations.core.result import Result, Status
 from remediations.kubernetes.revisions import (
     all_replica_sets,
     controlled_replica_sets,
     meta,
     revision_of,
 )
+from remediations.run.contract import Eventually, Verification
 from remediations.run.target import Target
 
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"
@@ -212,63 +212,38 @@ def _events(cluster: Cluster, obj: Obj) -> list[str]:
             for e in mine[-_EVENTS_PER_OBJECT:]]
 
 
-# -- results ---------------------------------------------------------------------------------
+# -- verification ----------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One API request a remediation makes (or, in check mode, would make)."""
+def rollout_verified(cluster: Cluster, *, timeout: float,
+                     until: Callable[[Obj], bool] | None = None,
+                     waiting_for: str = "") -> Verification:
+    """Wait for the rollout (and `until`); the counts it ended at, evidence when it did not end well.
 
-    method: str
-    path: str
-    body: Any = None
-    content_type: str = ""
-
-    def __str__(self) -> str:
-        kind = self.content_type.removeprefix("application/").removesuffix("+json")
-        body = "" if self.body is None else " " + json.dumps(self.body, sort_keys=True,
-                                                             separators=(",", ":"))
-        return f"{self.method} {self.path}" + (f" ({kind})" if kind else "") + body
-
-
-def deployment_path(cluster: Cluster, sub: str = "") -> str:
-    return (f"/apis/apps/v1/namespaces/{cluster.namespace}/deployments/{cluster.deployment}"
-            + (f"/{sub}" if sub else ""))
+    `waiting_for` names what `until` waits for ("5 ready replica(s)"), for the message.
+    """
+    waited = wait_for_rollout(cluster, timeout=timeout, until=until)
+    data = {**counts(waited.deployment), "waited_seconds": round(waited.seconds, 3)}
+    if waited.ok:
+        return Verification(True, waited.status.message, data=data)
+    if waited.status.failed:
+        why = waited.status.message
+    elif waited.status.done and waiting_for:
+        why = f"not {waiting_for} within {timeout:g}s"
+    else:
+        why = f"not rolled out within {timeout:g}s: {waited.status.message}"
+    return Verification(False, why, rollout_evidence(cluster, waited.deployment), data)
 
 
-@dataclass
-class Outcome:
-    """What a Kubernetes remediation saw and did, turned into the one `Result` shape."""
+def rolled_out(cluster: Cluster, *, timeout: float, until: Callable[[Obj], bool] | None = None,
+               waiting_for: str = "") -> Eventually:
+    """`apply()`'s verification of a Deployment change: its rollout, as `rollout_verified`.
 
-    t: Target
-    name: str
-    calls: list[Call] = field(default_factory=list)
-    diff: Diff | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def result(self, status: Status, message: str, evidence: str = "") -> Result:
-        show = self.diff if (self.t.run.diff or status is Status.CHANGED) else None
-        return Result(self.t.name, self.name, status, message, tuple(str(c) for c in self.calls),
-                      show, evidence, check=self.t.check, data=dict(self.data))
-
-    def verified(self, *, timeout: float, done: str, ok: bool = False,
-                 until: Callable[[Obj], bool] | None = None, waiting_for: str = "") -> Result:
-        """Wait for the rollout; `changed` (or `ok`) with `done`, else `failed` with evidence."""
-        cluster = cluster_of(self.t)
-        if self.t.check:  # nothing was changed: say where the rollout stands, do not wait
-            st = rollout_status(cluster.read_deployment())
-            return self.result(Status.OK if ok else Status.CHANGED, f"{done}; {st.message}")
-        waited = wait_for_rollout(cluster, timeout=timeout, until=until)
-        self.data.update(counts(waited.deployment), waited_seconds=round(waited.seconds, 3))
-        if waited.ok:
-            return self.result(Status.OK if ok else Status.CHANGED, f"{done}; {waited.status.message}")
-        if waited.status.failed:
-            why = waited.status.message
-        elif waited.status.done and waiting_for:
-            why = f"not {waiting_for} within {timeout:g}s"
-        else:
-            why = f"not rolled out within {timeout:g}s: {waited.status.message}"
-        return self.result(Status.FAILED, f"{done}, but {why}",
-                           rollout_evidence(cluster, waited.deployment))
+    `now` (which `apply()` asks in check mode, instead of waiting) reads kubectl's status line.
+    """
+    return Eventually(
+        wait=lambda: rollout_verified(cluster, timeout=timeout, until=until,
+                                      waiting_for=waiting_for),
+        now=lambda: rollout_status(cluster.read_deployment()).message)
 
 
 def rollout_complete(t: Target, *, timeout: float = 300.0) -> Result:
@@ -278,12 +253,6 @@ def rollout_complete(t: Target, *, timeout: float = 300.0) -> Result:
     conditions and the events of it, its new ReplicaSet and pods as evidence.
     Example: `rollout_complete(t, timeout=120)`.
     """
-    cluster = cluster_of(t)
-    out = Outcome(t, "rollout_complete")
-    waited = wait_for_rollout(cluster, timeout=timeout)
-    out.data.update(counts(waited.deployment), waited_seconds=round(waited.seconds, 3))
-    if waited.ok:
-        return out.result(Status.OK, waited.status.message)
-    why = waited.status.message if waited.status.failed else \
-        f"not rolled out within {timeout:g}s: {waited.status.message}"
-    return out.result(Status.FAILED, why, rollout_evidence(cluster, waited.deployment))
+    held = rollout_verified(cluster_of(t), timeout=timeout)
+    return t.result("rollout_complete", Status.OK if held.ok else Status.FAILED, held.message,
+                    evidence=held.evidence, data=held.data)

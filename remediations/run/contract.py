@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from remediations.connections.base import CommandResult
 from remediations.connections.batch import run_batch
 from remediations.core.errors import CommandFailed, CommandTimeout
-from remediations.core.result import Diff, Result, Status, Step
+from remediations.core.result import Call, Diff, Result, Status, Step
 from remediations.run.target import Target
 
 
@@ -39,6 +39,20 @@ Verify = Callable[[], Verification]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True, slots=True)
+class Eventually:
+    """A postcondition that holds some time after acting (a rollout); verified with no steps too.
+
+    The state asked for may be set and still settling, so a no-op is verified as well.
+    `wait` waits for it; `now` says where it stands without waiting, for check mode,
+    where nothing was changed to wait for.
+    `apply(t, name, [], verify=Eventually(wait, now), ok_message="already 5 replica(s)")`.
+    """
+
+    wait: Verify
+    now: Callable[[], str]
+
+
 def reads_after_acting(fn: F) -> F:
     """Mark a remediation that only reads once its one `apply(..., verify=Probe(...))` acted.
 
@@ -49,9 +63,9 @@ def reads_after_acting(fn: F) -> F:
     return fn
 
 
-def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify | Probe | None,
-          ok_message: str, action: str, done: str, diff: Diff | None = None,
-          data: Mapping[str, Any] | None = None,
+def apply(t: Target, remediation: str, steps: Sequence[Step | Call], *,
+          verify: Verify | Probe | Eventually | None, ok_message: str, action: str = "",
+          done: str = "", diff: Diff | None = None, data: Mapping[str, Any] | None = None,
           on_failure: Callable[[], str] | None = None,
           ran: Sequence[CommandResult] | None = None) -> Result:
     """Run `steps` and verify; `ok` when there are none, `changed` with the plan in check mode.
@@ -60,19 +74,33 @@ def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify 
     ("restarted nginx.service"). `on_failure` gathers evidence (journal tail,
     container log) when a step fails. `ran`: the steps' results, then the probe's, when
     the host already decided and ran them (in the round trip that read the state).
+    Steps that are `Call`s (API requests) are sent in order, a refused one raising; in
+    check mode they are sent as dry runs and commands are not run. An `Eventually` is
+    verified when there are no steps too (`ok_message; ...`), without waiting in check mode.
     """
     facts = dict(data or {})
     commands = tuple(s.command for s in steps)
 
     def result(status: Status, message: str, evidence: str = "",
                extra: Mapping[str, Any] | None = None) -> Result:
-        return Result(t.name, remediation, status, message, commands, diff if t.run.diff or
-                      status is Status.CHANGED else None, evidence, check=t.check,
-                      data={**facts, **(extra or {})})
+        return t.result(remediation, status, message, commands=commands,
+                        diff=diff if t.run.diff or status is Status.CHANGED else None,
+                        evidence=evidence, data={**facts, **(extra or {})})
 
     if not steps:
-        return result(Status.OK, ok_message)
+        if not isinstance(verify, Eventually):
+            return result(Status.OK, ok_message)
+        if t.check:  # nothing was changed: say where it stands, do not wait
+            return result(Status.OK, f"{ok_message}; {verify.now()}")
+        held = verify.wait()
+        if not held.ok:
+            return result(Status.FAILED, f"{ok_message}, but {held.message}", held.evidence,
+                          held.data)
+        return result(Status.OK, f"{ok_message}; {held.message}", extra=held.data)
     if t.check:
+        for step in steps:
+            if not isinstance(step, Step):
+                step.send(dry_run=True)  # the server validates it and stores nothing
         return result(Status.CHANGED, f"would {action}")
     failed, evidence, answer = _act(t, steps, verify.argv if isinstance(verify, Probe) else None,
                                     ran)
@@ -85,6 +113,8 @@ def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify 
     if isinstance(verify, Probe):
         assert answer is not None
         check = verify.judge(answer)
+    elif isinstance(verify, Eventually):
+        check = verify.wait()
     else:
         check = verify()
     if not check.ok:
@@ -92,23 +122,33 @@ def apply(t: Target, remediation: str, steps: Sequence[Step], *, verify: Verify 
     return result(Status.CHANGED, f"{done}; {check.message}", extra=check.data)
 
 
-def _act(t: Target, steps: Sequence[Step], probe: Sequence[str] | None,
+def _act(t: Target, steps: Sequence[Step | Call], probe: Sequence[str] | None,
          ran: Sequence[CommandResult] | None = None) -> tuple[Step | None, str, CommandResult | None]:
-    """Run the steps, then the probe, in one round trip; the step that failed and why."""
+    """Run the steps, then the probe, in one round trip; the step that failed and why.
+
+    A `Call` is sent by itself, in order, and raises when refused.
+    """
+    commands = [s for s in steps if isinstance(s, Step)]
+    if len(commands) < len(steps) and (probe is not None or ran is not None):
+        raise TypeError("a Probe or `ran` reads back in the commands' round trip, which API "
+                        "calls have no part in: verify those with a callable")
     if ran is not None:
-        return _failed_step(steps, ran)
+        return _failed_step(commands, ran)
     if probe is None:
         for step in steps:
+            if not isinstance(step, Step):
+                step.send(dry_run=False)
+                continue
             try:
                 t.conn.run(step.argv)
             except (CommandFailed, CommandTimeout) as exc:
                 return step, str(exc), None
         return None, "", None
     try:
-        ran = run_batch(t.conn, [*(s.argv for s in steps), probe], last=True)
+        ran = run_batch(t.conn, [*(s.argv for s in commands), probe], last=True)
     except CommandTimeout as exc:
-        return steps[0], str(exc), None
-    return _failed_step(steps, ran)
+        return commands[0], str(exc), None
+    return _failed_step(commands, ran)
 
 
 def _failed_step(steps: Sequence[Step],

@@ -42,16 +42,14 @@ def run_steps(t: Target, runbook: str, steps: Sequence[RunbookStep], *,
     stopped = ""
     for step in steps:
         if stopped:
-            results.append(Result(t.name, step.label, Status.SKIPPED, f"not run: {stopped}",
-                                  check=t.check))
+            results.append(t.result(step.label, Status.SKIPPED, f"not run: {stopped}"))
             continue
         if step.when is not None and not step.when(t, results):
-            results.append(Result(t.name, step.label, Status.SKIPPED, "not needed", check=t.check))
+            results.append(t.result(step.label, Status.SKIPPED, "not needed"))
             continue
         key = f"runbook-{runbook}-{step.label}"
         if step.once_per_run and markers.done(t.conn, t.run, key):
-            results.append(Result(t.name, step.label, Status.OK, "already done by this run",
-                                  check=t.check))
+            results.append(t.result(step.label, Status.OK, "already done by this run"))
             continue
         res = step.fn(t).replace(remediation=step.label)
         if step.once_per_run and res.changed and not t.check:
@@ -63,8 +61,7 @@ def run_steps(t: Target, runbook: str, steps: Sequence[RunbookStep], *,
             stopped = f"{step.label} failed"
     if verify is not None and not stopped:
         if t.check:
-            results.append(Result(t.name, "verify", Status.SKIPPED,
-                                  "not verified in check mode", check=True))
+            results.append(t.result("verify", Status.SKIPPED, "not verified in check mode"))
         else:
             results.append(verify(t).replace(remediation="verify"))
     return summarise(t, runbook, results)
@@ -85,6 +82,6 @@ def summarise(t: Target, runbook: str, results: Sequence[Result]) -> Result:
     if last is not None and last.remediation == "verify" and last not in acted:
         parts.append(f"verified: {last.message}")
     evidence = "\n".join(f"[{r.remediation}] {r.evidence}" for r in results if r.evidence)
-    return Result(t.name, runbook, status, "; ".join(parts),
-                  commands=tuple(c for r in results for c in r.commands), evidence=evidence,
-                  check=t.check, data={"steps": [r.to_dict() for r in results]})
+    return t.result(runbook, status, "; ".join(parts),
+                    commands=[c for r in results for c in r.commands], evidence=evidence,
+                    data={"steps": [r.to_dict() for r in results]})
