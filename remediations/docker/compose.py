@@ -18,6 +18,8 @@ from typing import Any
 from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
+from remediations.core.scripts import script
+from remediations.core.values import Release
 from remediations.docker.engine import ContainerFact, engine, evidence
 from remediations.docker.project import (
     Compose,
@@ -37,8 +39,7 @@ from remediations.run.target import Target
 
 INCIDENT_DIR = "/var/lib/remediations/incidents"
 _SINCE = re.compile(r"^[0-9A-Za-z:.+-]{1,40}$")
-_SAVE = ('set -eu; d=$1 f=$2; shift 2; umask 077; mkdir -p -- "$d"; '
-         '"$@" > "$f.part"; mv -f -- "$f.part" "$f"')
+_SAVE = script("compose-save.sh")
 
 
 def plan_service_restarted(containers: Sequence[ContainerFact], *, run_started: datetime) -> str:
@@ -230,7 +231,7 @@ def compose_service_at_tag(t: Target, service: str, tag: str, *, timeout: float 
     Example: `compose_service_at_tag(t, "backend", "v1.2.2")`.
     """
     service = service_name(service)
-    tag = validate.release_tag(tag)
+    tag = Release.parse(tag)
     env = {env_name(tag_var): tag}
     _positive(timeout, "timeout")
     name = "compose_service_at_tag"

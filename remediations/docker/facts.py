@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from remediations.core.errors import InvalidInput
+from remediations.core.scripts import script
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -139,15 +140,7 @@ def parse_stats(sample: Mapping[str, Any]) -> ContainerStats | None:
 
 
 # Inside the container, its own cgroup: v2 (memory.current) or v1 (memory/...). key=value lines.
-CGROUP_MEMORY = r"""c=/sys/fs/cgroup
-if [ -f $c/memory.current ]; then
-  echo "usage=$(cat $c/memory.current)"; echo "limit=$(cat $c/memory.max)"
-  echo "pids=$(cat $c/pids.current 2>/dev/null)"; sed -n 's/^\(inactive_file\) /=/p' $c/memory.stat
-else
-  echo "usage=$(cat $c/memory/memory.usage_in_bytes)"; echo "limit=$(cat $c/memory/memory.limit_in_bytes)"
-  echo "pids=$(cat $c/pids/pids.current 2>/dev/null)"
-  sed -n 's/^\(total_inactive_file\|inactive_file\) /=/p' $c/memory/memory.stat
-fi"""
+CGROUP_MEMORY = script("cgroup-memory.sh")
 
 
 def parse_cgroup_memory(text: str, host_memory: int) -> ContainerStats | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from remediations.connections.base import Connection
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
+from remediations.core.scripts import script as load_script
 from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
 
@@ -111,9 +112,7 @@ def human(n: float) -> str:
 # --- host facts -----------------------------------------------------------------------
 
 # $1: a value for the extra script (`$x`), $2: the path, then the roots.
-_RESOLVE = ('x=$1; f=$2; shift 2; for r; do printf "root=%s\\0" "$(realpath -m -- "$r")"; done; '
-            'real=$(realpath -e -- "$f") || exit 0; printf "real=%s\\0" "$real"; '
-            'stat -c "stat=%F|%s|%i|%Y" -- "$real" | tr "\\n" "\\0"')
+_RESOLVE = load_script("disk-resolve.sh")
 
 
 def fields(text: str) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from remediations.connections.base import Connection
 from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Result, Status, Step
+from remediations.core.scripts import script
 from remediations.host.disk import absolute_path, fields, human
 from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
@@ -29,33 +30,11 @@ MAX_FETCH = 256 * 1024 * 1024
 JOURNAL_SINCE = "1 hour ago"
 
 # $1 archive dir, $2 run id, then the paths. NUL-terminated key=value records.
-_INSPECT = r'''dir=$1 rid=$2; shift 2
-for a in "$dir"/????????T??????Z-"$rid".tar.gz; do
-  [ -f "$a" ] && printf 'archive=%s|%s|%s\0' "$(stat -c %s -- "$a")" "$(sha256sum < "$a" | cut -d' ' -f1)" "$a"
-done
-for p; do
-  if [ -f "$p" ]; then printf 'file=%s|%s\0' "$(stat -L -c %s -- "$p")" "$p"; else printf 'missing=%s\0' "$p"; fi
-done
-exit 0'''
+_INSPECT = script("evidence-inspect.sh")
 
 # $1 archive dir, $2 archive name, $3 journal units (comma-separated), $4 since, then paths.
 # Written to a temp name and renamed, so an archive that exists is complete.
-_CREATE = r'''set -eu
-dir=$1 name=$2 units=$3 since=$4; shift 4
-umask 077; mkdir -p -- "$dir"
-stage=$(mktemp -d "$dir/.stage.XXXXXX"); trap 'rm -rf -- "$stage"' EXIT
-: > "$stage/files"
-{ echo "host: $(hostname)"; echo "archive: $name"; echo "created: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  for p; do
-    if [ -f "$p" ]; then printf '%s\0' "${p#/}" >> "$stage/files"; echo "file: $p ($(stat -L -c %s -- "$p") bytes)"
-    else echo "missing: $p"; fi
-  done; } > "$stage/MANIFEST.txt"
-set --; IFS=,; for u in $units; do set -- "$@" -u "$u"; done; unset IFS
-journalctl "$@" --since "$since" --no-pager -o short-iso-precise > "$stage/journal.txt" 2>&1 || true
-rc=0; tar -czhf "$stage/archive.tar.gz" --warning=no-file-changed -C "$stage" MANIFEST.txt journal.txt \
-  -C / --null -T "$stage/files" || rc=$?
-[ "$rc" -le 1 ] || exit "$rc"
-mv -f -- "$stage/archive.tar.gz" "$dir/$name"'''
+_CREATE = script("evidence-create.sh")
 
 
 @dataclass(frozen=True, slots=True)

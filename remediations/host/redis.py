@@ -15,6 +15,7 @@ from remediations.connections.base import CommandResult
 from remediations.core.errors import InvalidInput
 from remediations.core.redact import MASK, Redactor
 from remediations.core.result import Result, Status, Step
+from remediations.core.scripts import script
 from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
 
@@ -23,11 +24,7 @@ _WILDCARDS = frozenset("*?")
 _BATCH = 500           # keys per UNLINK / EXISTS command
 _DATA_KEYS = 1000      # keys listed in Result.data; the count is always exact
 # SCAN walked on the host in one round trip; `-e` makes redis-cli exit 1 on an error reply.
-_SCAN = ('c=0; while :; do '
-         'out=$(redis-cli -e "$@" SCAN "$c" MATCH "$PATTERN" COUNT "$COUNT") '
-         '|| { printf "%s\\n" "$out" >&2; exit 1; }; '
-         'c=$(printf "%s\\n" "$out" | head -n 1); printf "%s\\n" "$out" | tail -n +2; '
-         '[ "$c" = 0 ] && break; done')
+_SCAN = script("redis-scan.sh")
 
 
 def redis_text(value: str, what: str) -> str:

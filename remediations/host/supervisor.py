@@ -17,6 +17,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from remediations.connections.base import Connection
 from remediations.core.errors import CommandFailed, InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
+from remediations.core.scripts import script as load_script
 from remediations.host import files
 from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
@@ -32,8 +33,7 @@ CONF_GLOBS = ("/etc/supervisor/conf.d/*.conf", "/etc/supervisor/supervisord.conf
               "/etc/supervisord.d/*.ini", "/etc/supervisord.conf")
 MAX_NUMPROCS = 64
 # Host-side clock and per-pid start ticks in one round trip.
-_TIMES = ('cat /proc/uptime; date +%s.%N; getconf CLK_TCK; '
-          'for p; do printf "%s %s\\n" "$p" "$(cat "/proc/$p/stat" 2>/dev/null)"; done')
+_TIMES = load_script("proc-times.sh")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,15 +15,21 @@ else (tests/unit/host/test_systemd_guard.py runs it in `sh` against both).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from remediations.connections.base import CommandResult
+from remediations.core.scripts import script as _script
 
 PLAN = "remediations-plan="
 AFTER = "remediations-read-back"
 SLOW_EXIT = 99  # the script chose not to decide: plan in Python
+# remediations/scripts/systemd-guard.sh: the read and the common-case check, then (after
+# its `# restart:` line) the restart decision, sent only when asked to restart.
+_READ, _, _after = _script("systemd-guard.sh").partition("\n# restart:")
+_RESTART = _after.partition("\n")[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,37 +56,11 @@ def script(unit: str, show: list[str], *, restart: bool, run_started: datetime) 
     exit code when it fails, else 0. `unit` must already be validated.
     """
     day, time = _stamp(run_started)
-    read = shlex.join(show)
-    lines = [
-        f"s=$({read}) || exit $?",
-        'printf \'%s\\n\' "$s"',
-        f"plan() {{ printf '{PLAN}%s\\n' \"$1\"; }}",
-        "l=; a=; f=; t=",
-        'while IFS= read -r x; do case $x in',
-        "  LoadState=*) l=${x#*=};; ActiveState=*) a=${x#*=};;",
-        "  UnitFileState=*) f=${x#*=};; ActiveEnterTimestamp=*) t=${x#*=};;",
-        "esac; done <<EOF",
-        "$s",
-        "EOF",
-        f'if [ "$l" != loaded ] || [ "$f" = masked ] || [ "$a" != active ]; then '
-        f"plan slow; exit {SLOW_EXIT}; fi",
-    ]
-    if not restart:
-        return ["sh", "-c", "\n".join([*lines, "plan none"])]
-    lines += [
-        # "Mon 2026-11-23 10:40:01.123456 UTC" -> 2026 11 23 10 40 01 123456 UTC
-        'if [ -n "$t" ] && [ "$t" != n/a ]; then',
-        "  set -f; IFS='-:. '; set -- ${t#* }; unset IFS",
-        f'  if [ $# -ne 8 ] || [ ${{#7}} -ne 6 ] || [ "$8" != UTC ]; then plan slow; exit {SLOW_EXIT}; fi',
-        f'  if [ "1$1$2$3" -gt {day} ] || {{ [ "1$1$2$3" -eq {day} ] && [ "1$4$5$6$7" -ge {time} ]; }}; '
-        "then plan none; exit 0; fi",
-        "fi",
-        "plan restart",
-        f"systemctl restart {shlex.quote(unit)} || exit $?",
-        f"printf '{AFTER}\\n'",
-        f"exec {read}",
-    ]
-    return ["sh", "-c", "\n".join(lines)]
+    values = {"SHOW": shlex.join(show), "UNIT": shlex.quote(unit), "DAY": day, "TIME": time,
+              "PLAN": PLAN, "AFTER": AFTER, "SLOW": str(SLOW_EXIT)}
+    text = f"{_READ}\n{_RESTART if restart else 'plan none'}"
+    # One pass: a value is never searched for placeholders itself.
+    return ["sh", "-c", re.sub(r"@([A-Z]+)@", lambda m: values[m[1]], text)]
 
 
 def parse(res: CommandResult, *, restart_command: str, show_command: str) -> Trip:

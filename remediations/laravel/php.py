@@ -29,6 +29,7 @@ from typing import Any
 from remediations.core import validate
 from remediations.core.errors import InvalidInput, RemediationError
 from remediations.core.result import Result, Status, Step
+from remediations.core.scripts import script
 from remediations.host.systemd import unit_state
 from remediations.run import markers
 from remediations.run.contract import Verification, apply
@@ -39,39 +40,7 @@ _USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 # Boots the app as artisan does and prints JSON facts only the framework knows.
 # argv: app path, then sections (store, mutexes, views). Never writes anything.
-PROBE = r"""
-$b = $argv[1];
-require $b.'/vendor/autoload.php';
-$app = require $b.'/bootstrap/app.php';
-$app->make(Illuminate\Contracts\Console\Kernel::class)->bootstrap();
-$o = [];
-foreach (array_slice($argv, 2) as $s) {
-  if ($s === 'store') {
-    $n = $app['config']['cache.default']; $st = $app['cache']->store()->getStore(); $i = null;
-    if ($st instanceof Illuminate\Cache\RedisStore) { $i = (int) $st->connection()->dbSize(); }
-    elseif ($st instanceof Illuminate\Cache\FileStore) { $i = count(glob($st->getDirectory().'/*', GLOB_ONLYDIR) ?: []); }
-    elseif ($st instanceof Illuminate\Cache\ArrayStore || $st instanceof Illuminate\Cache\NullStore) { $i = 0; }
-    $o['store'] = ['name' => $n, 'driver' => $app['config']["cache.stores.$n.driver"], 'items' => $i];
-  } elseif ($s === 'mutexes') {
-    $o['mutexes'] = [];
-    foreach ($app->make(Illuminate\Console\Scheduling\Schedule::class)->events() as $e) {
-      if ($e->mutex->exists($e)) { $o['mutexes'][] = ['command' => $e->command ?? $e->description, 'expression' => $e->expression, 'mutex' => $e->mutexName()]; }
-    }
-  } elseif ($s === 'views') {
-    $f = $app['view']->getFinder(); $c = $app['blade.compiler']; $n = 0; $stale = [];
-    foreach (array_merge($f->getPaths(), ...array_values($f->getHints())) as $p) {
-      if (! is_dir($p)) { continue; }
-      foreach (new RecursiveIteratorIterator(new RecursiveDirectoryIterator($p, FilesystemIterator::SKIP_DOTS)) as $v) {
-        $r = $v->getRealPath();
-        if (! str_ends_with($r, '.blade.php') || str_contains(substr($r, strlen($p)), '/vendor/')) { continue; }
-        $n++; if ($c->isExpired($r)) { $stale[] = $r; }
-      }
-    }
-    $o['views'] = ['count' => $n, 'stale' => $stale];
-  }
-}
-echo json_encode($o);
-"""
+PROBE = script("laravel-probe.php")
 
 
 def app_path(t: Target) -> str:
@@ -156,8 +125,7 @@ _INI = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _POOL = re.compile(r"NOTICE:\s+\[(?P<pool>[^\]]+)\]\s*$")
 _POOL_VALUE = re.compile(r"NOTICE:\s+php(?:_admin)?_(?:value|flag)\[(?P<name>[^\]]+)\]\s*=\s*(?P<value>.*?)\s*$")
 _KEEP_OPTIONS = ("-y", "--fpm-config", "-c", "--php-ini", "-d")
-_CLI = ('$o = []; foreach (array_slice($argv, 1) as $n) { $v = ini_get($n); '
-        '$o[$n] = $v === false ? null : $v; } echo json_encode($o);')
+_CLI = script("php-ini.php")  # the CLI's settings named as arguments, as JSON
 
 
 def fpm_unit(t: Target, service: str | None) -> str:

@@ -16,6 +16,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from remediations.core.errors import CommandFailed, InvalidInput
 from remediations.core.result import Result, Status, Step
+from remediations.core.scripts import script
 from remediations.host import redis as rds
 from remediations.host.supervisor import (
     Program,
@@ -32,8 +33,7 @@ from remediations.run.target import Target
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 # One round trip for all three: EVAL runs the read-only calls together.
-_LENGTHS = ("return {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), "
-            "redis.call('ZCARD', KEYS[3])}")
+_LENGTHS = script("queue-lengths.lua")
 # Laravel 9+ prints `  2026-11-23 10:00:00 <id> ...... redis@default App\Jobs\Ping`.
 _DETAIL = re.compile(r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\S+)\s+\.*\s*([^\s@]+)@(\S+)\s+(\S.*?)\s*$")
 _IDS_PER_COMMAND = 100

@@ -9,30 +9,24 @@ from remediations.connections.base import CommandResult, Connection, HostGuard, 
 from remediations.connections.batch import run_batch
 from remediations.core.errors import CommandFailed, HostLocked, Unreachable
 from remediations.core.runs import LockOwner, RunContext, owner_line
+from remediations.core.scripts import script
 
 # /run/lock is a world-writable tmpfs on Debian/Ubuntu/RHEL: cleared by a reboot,
 # which is exactly when a lock left by a crashed run should go.
 LOCK_DIR = "/run/lock/remediations.lock"
 STALE_AFTER = 3600.0
 
+# %-templates for `sh` (each value pasted shell-quoted), in remediations/scripts/.
 # mkdir is atomic: exactly one run creates the directory. The owner line is written
 # after, so a reader may briefly see no owner: it is then treated as held. A held
 # lock exits 3, so a batch that begins with this script stops there.
-_ACQUIRE = (
-    'if mkdir %s 2>/dev/null; then printf "%%s\\n" %s > %s/owner; echo ACQUIRED; else '
-    'echo HELD; echo "owner=$(head -n1 %s/owner 2>/dev/null)"; echo "now=$(date +%%s)"; '
-    'echo "mtime=$(stat -c %%Y %s 2>/dev/null)"; exit 3; fi'
-)
+_ACQUIRE = script("lock-acquire.sh")
 # A look at the lock without taking it: HELD as above (exit 3), else FREE; no process
 # is started on the host when it is free (`[` is a shell builtin).
-_PEEK = (
-    'if [ -d %s ]; then echo HELD; echo "owner=$(head -n1 %s/owner 2>/dev/null)"; '
-    'echo "now=$(date +%%s)"; echo "mtime=$(stat -c %%Y %s 2>/dev/null)"; exit 3; fi; echo FREE'
-)
+_PEEK = script("lock-peek.sh")
 _BREAK = "mv %s %s 2>/dev/null && rm -rf %s; true"
 # `read` is a shell builtin: no process but the `rm` is started on the host.
-_RELEASE = ('o=; { IFS= read -r o; } 2>/dev/null < %s/owner; '
-            'if [ "${o%%%%\t*}" = %s ]; then rm -rf %s; fi')
+_RELEASE = script("lock-release.sh")
 
 
 def acquire_argv(run: RunContext, path: str = LOCK_DIR) -> list[str]:
