@@ -92,6 +92,7 @@ _EXPORTS = {
     "Result": "remediations.core.result",
     "Status": "remediations.core.result",
     "Step": "remediations.core.result",
+    "Release": "remediations.core.values",
     "rollout_complete": "remediations.kubernetes.rollout",
     "ReleaseMissing": "remediations.release.rollback",
     "rollback": "remediations.release.rollback",
@@ -148,6 +149,7 @@ __all__ = [
     "NoHostsMatched",
     "NotFound",
     "Redactor",
+    "Release",
     "ReleaseFacts",
     "ReleaseMissing",
     "ReleaseState",
@@ -256,6 +258,7 @@ if TYPE_CHECKING:
     )
     from remediations.core.redact import Redactor
     from remediations.core.result import Diff, Result, Status, Step
+    from remediations.core.values import Release
     from remediations.docker.compose import (
         compose_logs_saved,
         compose_service_at_tag,

@@ -76,14 +76,14 @@ def compose_start(c: Any, opts: Common, services: str = "", wait: float = 120.0)
 def compose_tag(c: Any, opts: Common, service: str = "", tag: str = "", tag_var: str = "APP_TAG",
                 wait: float = 180.0) -> None:
     """Run a compose service at an image tag (TAG_VAR=tag up -d --no-deps); ok if already there."""
-    from remediations.core import validate
+    from remediations.core.values import Release
     from remediations.docker.compose import compose_service_at_tag
     from remediations.docker.project import env_name
 
     name = _service(opts, service)
     required(opts, tag, "--tag", "v1.2.2")
     fn = functools.partial(compose_service_at_tag, service=name,
-                           tag=validated(opts, validate.release_tag, tag),
+                           tag=validated(opts, Release.parse, tag),
                            tag_var=validated(opts, env_name, tag_var),
                            timeout=_positive(opts, wait, "--wait"))
     run_remediation(opts, fn, name="compose_service_at_tag")

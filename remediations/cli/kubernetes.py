@@ -64,14 +64,14 @@ def rollout_restart(c: Any, opts: Common) -> None:
 
 def rollout_undo(c: Any, opts: Common, to_revision: int = 0, release: str = "") -> None:
     """Roll back as kubectl rollout undo: previous revision, --to-revision N, or --release TAG."""
-    from remediations.core import validate
+    from remediations.core.values import Release
     from remediations.kubernetes.deployments import deployment_rolled_back
 
     if to_revision and release:
         raise fail(reporter_for(opts), "give --to-revision or --release, not both")
     if to_revision < 0:
         raise fail(reporter_for(opts), f"--to-revision must be a revision number, got {to_revision}")
-    tag = validated(opts, validate.release_tag, release) if release else None
+    tag = validated(opts, Release.parse, release) if release else None
     fn = functools.partial(deployment_rolled_back, to_revision=to_revision or None, release=tag,
                            timeout=_wait(opts))
     run_remediation(opts, fn, name="deployment_rolled_back")

@@ -28,7 +28,7 @@ def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
     first batch that fails stops the rollback and is put back where it was.
     """
     from remediations.core.errors import RemediationError
-    from remediations.core.validate import release_tag
+    from remediations.core.values import Release
     from remediations.release.rollback import rollback_hosts
     from remediations.run import state
     from remediations.run.reporters import AuditLog
@@ -36,7 +36,7 @@ def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
     reporter = reporter_for(opts)
     required(opts, release, "--release", "v1.2.2")
     try:
-        release = release_tag(release)
+        release = Release.parse(release)
         hosts = selected_hosts(opts)
         if opts.max_fail_percentage:
             raise fail(reporter, "rollback stops at the first batch that fails: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from remediations.core.commands import CommandResult
+    from remediations.core.command_result import CommandResult
 
 
 class RemediationError(Exception):

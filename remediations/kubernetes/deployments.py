@@ -22,9 +22,9 @@ from remediations.connections.cluster import (
     cluster_of,
     selector_string,
 )
-from remediations.core import validate
 from remediations.core.errors import InvalidInput, KubeApiError
 from remediations.core.result import Diff, Result, Status
+from remediations.core.values import Release
 from remediations.kubernetes.revisions import (
     RevisionNotFound,
     all_replica_sets,
@@ -42,7 +42,8 @@ from remediations.kubernetes.revisions import (
     rollback_patch,
     template,
 )
-from remediations.kubernetes.rollout import Call, Obj, Outcome, deployment_path, rollout_complete
+from remediations.kubernetes.rollout import Obj, rolled_out, rollout_complete
+from remediations.run.contract import apply
 from remediations.run.target import Target
 
 __all__ = ["deployment_at_release", "deployment_releases", "deployment_restarted",
@@ -68,10 +69,6 @@ def validate_image(image: str) -> str:
     return image
 
 
-def _dry(t: Target) -> dict[str, Any]:
-    return {"dry_run": "All"} if t.check else {}
-
-
 def _paused(dep: Obj) -> bool:
     return bool((dep.get("spec") or {}).get("paused"))
 
@@ -94,30 +91,24 @@ def deployment_scaled(t: Target, replicas: int, *, timeout: float = 300.0) -> Re
     """
     replicas = validate_replicas(replicas)
     cluster = cluster_of(t)
-    out = Outcome(t, "deployment_scaled")
     scale = cluster.apps.read_namespaced_deployment_scale(cluster.deployment, cluster.namespace)
     before = int((scale.get("spec") or {}).get("replicas") or 0)
-    out.data.update(replicas_before=before, replicas_wanted=replicas)
-    out.diff = Diff(f"replicas: {before}", f"replicas: {replicas}")
 
     def all_ready(d: Obj) -> bool:
         status = d.get("status") or {}
         return (int(status.get("readyReplicas") or 0) == replicas
                 and int(status.get("replicas") or 0) == replicas)
 
-    waiting_for = f"{replicas} ready replica(s)"
-    if before == replicas:
-        return out.verified(timeout=timeout, done=f"already {replicas} replica(s)", ok=True,
-                            until=all_ready, waiting_for=waiting_for)
-    body = {"spec": {"replicas": replicas}}
-    out.calls.append(Call("PATCH", deployment_path(cluster, "scale"), body, MERGE_PATCH))
-    cluster.apps.patch_namespaced_deployment_scale(cluster.deployment, cluster.namespace, body,
-                                                   _content_type=MERGE_PATCH, **_dry(t))
-    if t.check:
-        return out.result(Status.CHANGED, f"would scale {cluster.deployment} from {before} to "
-                          f"{replicas} replica(s) (server-side dry run accepted)")
-    return out.verified(timeout=timeout, done=f"scaled {cluster.deployment} from {before} to "
-                        f"{replicas} replica(s)", until=all_ready, waiting_for=waiting_for)
+    steps = [] if before == replicas else [
+        cluster.deployment_patch({"spec": {"replicas": replicas}}, MERGE_PATCH, sub="scale")]
+    what = f"{cluster.deployment} from {before} to {replicas} replica(s)"
+    return apply(t, "deployment_scaled", steps,
+                 verify=rolled_out(cluster, timeout=timeout, until=all_ready,
+                                   waiting_for=f"{replicas} ready replica(s)"),
+                 ok_message=f"already {replicas} replica(s)",
+                 action=f"scale {what} (server-side dry run accepted)", done=f"scaled {what}",
+                 diff=Diff(f"replicas: {before}", f"replicas: {replicas}"),
+                 data={"replicas_before": before, "replicas_wanted": replicas})
 
 
 # -- image set -------------------------------------------------------------------------------
@@ -132,30 +123,26 @@ def image_set(t: Target, image: str, *, container: str | None = None,
     """
     image = validate_image(image)
     cluster = cluster_of(t)
-    out = Outcome(t, "image_set")
     dep = cluster.read_deployment()
     name = _container(cluster, dep, container)
     if name is None:
         found = ", ".join(images(template(dep))) or "none"
-        return out.result(Status.FAILED, f"deployment {cluster.deployment} has no container "
-                          f"{container or cluster.container!r} (containers: {found})")
+        return t.result("image_set", Status.FAILED, f"deployment {cluster.deployment} has no "
+                        f"container {container or cluster.container!r} (containers: {found})")
     before = container_image(template(dep), name) or ""
-    out.data.update(container=name, image_before=before, image=image)
-    out.diff = Diff(f"{name}: {before}", f"{name}: {image}")
-    if before == image:
-        return out.verified(timeout=timeout, done=f"{name} already runs {image}", ok=True)
-    if _paused(dep):
-        return out.result(Status.FAILED, f"deployment {cluster.deployment} is paused: a new image "
-                          f"would not roll out; resume it first (kubectl rollout resume "
-                          f"deployment/{cluster.deployment})")
+    facts = {"container": name, "image_before": before, "image": image}
+    diff = Diff(f"{name}: {before}", f"{name}: {image}")
+    if before != image and _paused(dep):
+        return t.result("image_set", Status.FAILED, f"deployment {cluster.deployment} is paused: "
+                        "a new image would not roll out; resume it first (kubectl rollout "
+                        f"resume deployment/{cluster.deployment})",
+                        diff=diff if t.run.diff else None, data=facts)
     body = {"spec": {"template": {"spec": {"containers": [{"name": name, "image": image}]}}}}
-    out.calls.append(Call("PATCH", deployment_path(cluster), body, STRATEGIC_PATCH))
-    cluster.apps.patch_namespaced_deployment(cluster.deployment, cluster.namespace, body,
-                                             _content_type=STRATEGIC_PATCH, **_dry(t))
-    if t.check:
-        return out.result(Status.CHANGED, f"would set {name} to {image} (was {before}; "
-                          "server-side dry run accepted)")
-    return out.verified(timeout=timeout, done=f"set {name} from {before} to {image}")
+    steps = [] if before == image else [cluster.deployment_patch(body, STRATEGIC_PATCH)]
+    return apply(t, "image_set", steps, verify=rolled_out(cluster, timeout=timeout),
+                 ok_message=f"{name} already runs {image}",
+                 action=f"set {name} to {image} (was {before}; server-side dry run accepted)",
+                 done=f"set {name} from {before} to {image}", diff=diff, data=facts)
 
 
 # -- restarted -------------------------------------------------------------------------------
@@ -178,27 +165,26 @@ def deployment_restarted(t: Target, *, timeout: float = 300.0) -> Result:
     Example: `deployment_restarted(t)`.
     """
     cluster = cluster_of(t)
-    out = Outcome(t, "deployment_restarted")
     dep = cluster.read_deployment()
     last = _restarted_at(dep)
     since = t.run.started_at.replace(microsecond=0)
-    out.data.update(restarted_at_before=last.isoformat() if last else None)
+    facts: dict[str, Any] = {"restarted_at_before": last.isoformat() if last else None}
+    verify = rolled_out(cluster, timeout=timeout)
     if last is not None and last >= since:
-        return out.verified(timeout=timeout, ok=True,
-                            done=f"already restarted by this run at {last.isoformat()}")
+        return apply(t, "deployment_restarted", [], verify=verify,
+                     ok_message=f"already restarted by this run at {last.isoformat()}", data=facts)
     if _paused(dep):  # kubectl's own refusal
-        return out.result(Status.FAILED, "can't restart paused deployment (run rollout resume first)")
+        return t.result("deployment_restarted", Status.FAILED,
+                        "can't restart paused deployment (run rollout resume first)", data=facts)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    out.data.update(restarted_at=now)
-    out.diff = Diff(f"{RESTARTED_AT}: {last.isoformat() if last else '-'}", f"{RESTARTED_AT}: {now}")
+    facts.update(restarted_at=now)
     body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-    out.calls.append(Call("PATCH", deployment_path(cluster), body, STRATEGIC_PATCH))
-    cluster.apps.patch_namespaced_deployment(cluster.deployment, cluster.namespace, body,
-                                             _content_type=STRATEGIC_PATCH, **_dry(t))
-    if t.check:
-        return out.result(Status.CHANGED, f"would restart {cluster.deployment} "
-                          "(server-side dry run accepted)")
-    return out.verified(timeout=timeout, done=f"restarted {cluster.deployment}")
+    return apply(t, "deployment_restarted", [cluster.deployment_patch(body, STRATEGIC_PATCH)],
+                 verify=verify, ok_message="",
+                 action=f"restart {cluster.deployment} (server-side dry run accepted)",
+                 done=f"restarted {cluster.deployment}",
+                 diff=Diff(f"{RESTARTED_AT}: {last.isoformat() if last else '-'}",
+                           f"{RESTARTED_AT}: {now}"), data=facts)
 
 
 # -- rolled back -----------------------------------------------------------------------------
@@ -232,7 +218,7 @@ def deployment_rolled_back(t: Target, *, to_revision: int | None = None,
     if to_revision is not None and (isinstance(to_revision, bool) or to_revision < 0):
         raise InvalidInput(f"to_revision must be a revision number, got {to_revision!r}")
     if release is not None:
-        release = validate.release_tag(release)
+        release = Release.parse(release)
     request = (f"release {release}" if release is not None
                else f"revision {to_revision}" if to_revision else "previous")
     cluster = cluster_of(t)
@@ -256,48 +242,48 @@ def _revisions(cluster: Cluster, dep: Obj) -> list[Obj]:
 
 
 def _roll_back(t: Target, cluster: Cluster, request: str, to_revision: int,
-               release: str | None, timeout: float) -> Result:
-    out = Outcome(t, "deployment_rolled_back")
+               release: Release | None, timeout: float) -> Result:
+    name = "deployment_rolled_back"
     dep = cluster.read_deployment()
     ordered = _revisions(cluster, dep)
     container = _container(cluster, dep, None)
-    out.data.update(request=request, history_before=[r.to_dict() for r in history(ordered)],
-                    from_revision=revision_of(dep),
-                    from_image=container_image(template(dep), container))
+    facts: dict[str, Any] = {"request": request,
+                             "history_before": [r.to_dict() for r in history(ordered)],
+                             "from_revision": revision_of(dep),
+                             "from_image": container_image(template(dep), container)}
+    verify = rolled_out(cluster, timeout=timeout)
     run_id, asked, rs_name = _marker(annotations_of(dep).get(ROLLED_BACK))
     done = next((rs for rs in ordered if meta(rs).get("name") == rs_name), None)
     if (run_id == t.run.run_id and asked == request and done is not None
             and equal_ignore_hash(template(done), template(dep))):
-        out.data.update(to_revision=revision_of(done), to_image=out.data["from_image"])
-        return out.verified(timeout=timeout, ok=True,
-                            done=f"already rolled back ({request}) by this run: {_describe(done, container)}")
+        facts.update(to_revision=revision_of(done), to_image=facts["from_image"])
+        return apply(t, name, [], verify=verify, data=facts, ok_message=f"already rolled back "
+                     f"({request}) by this run: {_describe(done, container)}")
     try:
         target = (release_revision(ordered, container, release) if release is not None
                   else pick_revision(ordered, to_revision, cluster.deployment))
     except RevisionNotFound as exc:
-        return out.result(Status.FAILED, str(exc))
-    out.data.update(to_revision=revision_of(target),
-                    to_image=container_image(template(target), container))
+        return t.result(name, Status.FAILED, str(exc), data=facts)
+    facts.update(to_revision=revision_of(target),
+                 to_image=container_image(template(target), container))
     if _paused(dep):  # kubectl's own refusal, word for word
-        return out.result(Status.FAILED, "you cannot rollback a paused deployment; resume it first "
-                          f"with 'kubectl rollout resume deployment/{cluster.deployment}' and try again")
+        return t.result(name, Status.FAILED, "you cannot rollback a paused deployment; resume it "
+                        f"first with 'kubectl rollout resume deployment/{cluster.deployment}' and "
+                        "try again", data=facts)
     if equal_ignore_hash(template(target), template(dep)):
-        return out.verified(timeout=timeout, ok=True, done="current template already matches "
-                            f"{_describe(target, container)}")
+        return apply(t, name, [], verify=verify, data=facts, ok_message="current template "
+                     f"already matches {_describe(target, container)}")
     before, after = images(template(dep)), images(template(target))
-    out.diff = Diff("\n".join(f"{k}: {v}" for k, v in before.items()),
-                    "\n".join(f"{k}: {v}" for k, v in after.items()))
     marker = "\t".join((t.run.run_id, request, str(meta(target).get("name", "")),
                         datetime.now(UTC).isoformat(timespec="seconds")))
     patch = rollback_patch(dep, target, {ROLLED_BACK: marker})
-    out.calls.append(Call("PATCH", deployment_path(cluster), patch, JSON_PATCH))
-    cluster.apps.patch_namespaced_deployment(cluster.deployment, cluster.namespace, patch,
-                                             _content_type=JSON_PATCH, **_dry(t))
     what = (f"{cluster.deployment} from revision {revision_of(dep)} "
-            f"({out.data['from_image']}) to {_describe(target, container)}")
-    if t.check:
-        return out.result(Status.CHANGED, f"would roll back {what} (server-side dry run accepted)")
-    return out.verified(timeout=timeout, done=f"rolled back {what}")
+            f"({facts['from_image']}) to {_describe(target, container)}")
+    return apply(t, name, [cluster.deployment_patch(patch, JSON_PATCH)], verify=verify,
+                 ok_message="", action=f"roll back {what} (server-side dry run accepted)",
+                 done=f"rolled back {what}",
+                 diff=Diff("\n".join(f"{k}: {v}" for k, v in before.items()),
+                           "\n".join(f"{k}: {v}" for k, v in after.items())), data=facts)
 
 
 # -- at a release ----------------------------------------------------------------------------
@@ -331,7 +317,7 @@ def deployment_at_release(t: Target, release: str, *, timeout: float = 300.0) ->
     A tag in neither is refused: nothing tells that such an image exists.
     Example: `deployment_at_release(t, "v1.2.2")`.
     """
-    release = validate.release_tag(release)
+    release = Release.parse(release)
     facts = deployment_releases(t)
     if release in facts["history"]:
         return deployment_rolled_back(t, release=release, timeout=timeout)
@@ -341,7 +327,7 @@ def deployment_at_release(t: Target, release: str, *, timeout: float = 300.0) ->
             repository = repository.rsplit(":", 1)[0]
         return image_set(t, f"{repository}:{release}", container=facts["container"],
                          timeout=timeout)
-    return Result(t.name, "deployment_at_release", Status.FAILED,
-                  f"no revision of {facts['deployment']} runs {release} and the inventory's "
-                  f"`releases` does not list it (history: {', '.join(facts['history']) or 'none'})",
-                  check=t.check, data=facts)
+    return t.result("deployment_at_release", Status.FAILED,
+                    f"no revision of {facts['deployment']} runs {release} and the inventory's "
+                    f"`releases` does not list it (history: {', '.join(facts['history']) or 'none'})",
+                    data=facts)

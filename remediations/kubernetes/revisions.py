@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediations.connections.cluster import selector_matches
+from remediations.core.errors import RemediationError
 
 Obj = Mapping[str, Any]
 
@@ -116,7 +117,7 @@ def all_replica_sets(deployment: Obj, controlled: Sequence[Obj]) -> list[Obj]:
     return old + ([new] if new is not None else [])
 
 
-class RevisionNotFound(LookupError):
+class RevisionNotFound(RemediationError, LookupError):
     """No ReplicaSet has the revision asked for; the message is kubectl's."""
 
 

@@ -19,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediations.core import validate
 from remediations.core.errors import InvalidInput
+from remediations.core.scripts import script
+from remediations.core.values import Release
 from remediations.host.disk import absolute_path
 from remediations.host.files import read_text
 from remediations.host.systemd import UnitState, parse_unit_state, show_argv
@@ -32,21 +33,7 @@ BAD_FILE = ".remediations-bad"
 HISTORY_FILE = ".remediations-releases.jsonl"
 # Read-only, one round trip: the root's owner, `current`, the releases (with their
 # BAD_FILE marks) and this run's markers; then, when asked, `systemctl show` of the php-fpm unit.
-_INSPECT = r"""r=$1 d=$2; shift 2
-printf 'root\t%s\n' "$(stat -c %U:%G -- "$r" 2>/dev/null)"
-if [ -L "$r/current" ]; then
-  printf 'link\t%s\t%s\n' "$(stat -c %U:%G -- "$r/current")" "$(readlink -- "$r/current")"
-fi
-for p in "$r"/releases/*/; do
-  [ -f "${p}artisan" ] || continue
-  n=${p%/}; n=${n##*/}; printf 'release\t%s\n' "$n"
-  if [ -f "$p.remediations-bad" ]; then printf 'bad\t%s\t%s\n' "$n" "$(head -n 1 -- "$p.remediations-bad")"; fi
-done
-for f in "$d"/release-*; do
-  if [ -f "$f" ]; then printf 'marker\t%s\t%s\n' "${f##*/}" "$(head -n 1 -- "$f")"; fi
-done
-if [ $# -gt 0 ]; then echo unit; "$@"; fi
-exit 0"""
+_INSPECT = script("release-inspect.sh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +116,7 @@ def parse_inspection(root: str, text: str, unit: str | None = None) -> Inspectio
 
 def _is_tag(name: str) -> bool:
     try:
-        validate.release_tag(name)
+        Release.parse(name)
     except InvalidInput:
         return False
     return True

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status
+from remediations.core.values import Release
 from remediations.run.target import Target
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class ReleaseState:
 
 def release_state(t: Target, release: str) -> ReleaseState:
     """Read-only: what `t` runs and whether `release` can be put on it (works in check mode)."""
-    release = validate.release_tag(release)
+    release = Release.parse(release)
     kind = target_kind(t.host)
     if kind == "kubernetes":
         return _kube_state(t, release)
@@ -97,6 +97,7 @@ def at_release(t: Target, release: str, *, maintenance: bool = False, reason: st
     Example: `at_release(t, "v1.2.2")`; over many hosts use `remediations.rollback`.
     """
     kind = target_kind(t.host)
+    release = Release.parse(release)
     if kind == "kubernetes":
         from remediations.kubernetes.deployments import deployment_at_release
 
@@ -111,7 +112,7 @@ def at_release(t: Target, release: str, *, maintenance: bool = False, reason: st
 
 # -- kubernetes -------------------------------------------------------------------------------
 
-def _kube_state(t: Target, release: str) -> ReleaseState:
+def _kube_state(t: Target, release: Release) -> ReleaseState:
     from remediations.kubernetes.deployments import deployment_releases
 
     facts = deployment_releases(t)
@@ -145,7 +146,7 @@ def _tag_var(t: Target) -> str:
     return env_name(str(t.var("release_tag_var") or "APP_TAG"))
 
 
-def _compose_state(t: Target, release: str) -> ReleaseState:
+def _compose_state(t: Target, release: Release) -> ReleaseState:
     from remediations.docker.engine import engine
     from remediations.docker.project import open_compose
     from remediations.kubernetes.revisions import image_tag
@@ -183,7 +184,7 @@ def compose_at_release(t: Target, release: str, *, timeout: float = 180.0) -> Re
     """
     from remediations.docker.compose import compose_service_at_tag
 
-    release = validate.release_tag(release)
+    release = Release.parse(release)
     parts: list[Result] = []
     for service in release_services(t):
         parts.append(compose_service_at_tag(t, service, release, timeout=timeout,
@@ -201,6 +202,6 @@ def combined(t: Target, name: str, parts: list[Result]) -> Result:
     message = "; ".join(r.message for r in parts if r.message)
     diffs = [r.diff for r in parts if r.diff is not None]
     diff = Diff("\n".join(d.before for d in diffs), "\n".join(d.after for d in diffs)) if diffs else None
-    return Result(t.name, name, status, message, tuple(c for r in parts for c in r.commands), diff,
-                  worst.evidence if worst else "", check=t.check,
-                  data={"parts": [r.to_dict() for r in parts]})
+    return t.result(name, status, message, commands=[c for r in parts for c in r.commands],
+                    diff=diff, evidence=worst.evidence if worst else "",
+                    data={"parts": [r.to_dict() for r in parts]})

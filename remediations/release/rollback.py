@@ -34,9 +34,9 @@ from os import PathLike
 from typing import TYPE_CHECKING
 
 from remediations.connections import connect as default_connect
-from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Result, Status
+from remediations.core.values import Release
 from remediations.release.kinds import ReleaseState, at_release, import_clients, release_state
 from remediations.run import state
 from remediations.run.report import Event, Report
@@ -77,7 +77,7 @@ def rollback(inventory: Inventory | str | PathLike[str] | Iterable[str | PathLik
     """
     from remediations.inventory import Inventory, load_inventory
 
-    release = validate.release_tag(release)
+    release = Release.parse(release)
     inv = inventory if isinstance(inventory, Inventory) else load_inventory(inventory)
     if connection:
         inv = inv.with_connection(connection)
@@ -93,7 +93,7 @@ def rollback_hosts(hosts: Sequence[Host], release: str, *, run: RunContext, seri
                    timeout: float = 300.0, on_event: Callable[[Event], None] | None = None,
                    connect: Connect = default_connect) -> Report:
     """`rollback` over hosts already selected, inside run `run` (the CLI's entry point)."""
-    release = validate.release_tag(release)
+    release = Release.parse(release)
     options = RunOptions(forks=forks, serial=serial, timeout=timeout,
                          max_fail_percentage=0.0 if serial else None)
     started = time.monotonic()
@@ -145,7 +145,7 @@ def run_fn(fn: Callable[[Target], Result], hosts: Sequence[Host], ctx: RunContex
     return run(fn, hosts, run=ctx, options=options, name=NAME, on_event=on_event, connect=connect)
 
 
-def _preflight(hosts: Sequence[Host], release: str, ctx: RunContext, forks: int,
+def _preflight(hosts: Sequence[Host], release: Release, ctx: RunContext, forks: int,
                connect: Connect) -> tuple[dict[str, ReleaseState], list[Result]]:
     """Read every target; raise `ReleaseMissing` before anything is touched."""
 
@@ -153,7 +153,7 @@ def _preflight(hosts: Sequence[Host], release: str, ctx: RunContext, forks: int,
 
     def read(t: Target) -> Result:
         found[t.name] = release_state(t, release)
-        return Result(t.name, "release_state", Status.OK, found[t.name].detail, check=True)
+        return t.result("release_state", Status.OK, found[t.name].detail)  # a check-mode run
 
     quiet = dataclasses.replace(ctx, check=True)
     report = run(read, hosts, run=quiet, options=RunOptions(
@@ -185,7 +185,7 @@ def _first_failing_batch(names: list[str], serial: Serial,
     return None
 
 
-def _put_back(back: Mapping[str, str | None], release: str, hosts: Sequence[Host],
+def _put_back(back: Mapping[str, str | None], release: Release, hosts: Sequence[Host],
               ctx: RunContext, forks: int, timeout: float, results: Mapping[str, Result],
               on_event: Callable[[Event], None] | None,
               connect: Connect) -> dict[str, Result]:

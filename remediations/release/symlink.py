@@ -28,6 +28,8 @@ from remediations.connections.base import sh
 from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
+from remediations.core.scripts import script
+from remediations.core.values import Release
 from remediations.host.files import read_text
 from remediations.host.health import version_served
 from remediations.laravel import php
@@ -55,12 +57,8 @@ _REASON_MAX = 500
 
 # Runs one named action of a script: its output on stdout; when it fails, its output on
 # stderr and in the run's failure file ($F, first line the action), then the script stops.
-_HOOK = ('h() { n=$1; shift; echo "== $n"; o=$("$@" 2>&1) || { s=$?; '
-         'printf "%s\\n%s\\n" "$n" "$o" > "$F"; printf "%s\\n" "$o" >&2; exit $s; }; '
-         '[ -z "$o" ] || printf "%s\\n" "$o"; }')
-_RECORD = ('set -e; b=$1 j=$2 l=$3 e=$4 f=$5 m=$6; '
-           'if [ -n "$b" ]; then printf "%s\\n" "$j" > "$b.tmp"; mv -f -- "$b.tmp" "$b"; fi; '
-           'rm -f -- "$l"; printf "%s\\n" "$e" >> "$f"; mkdir -p -- "${m%/*}"; : > "$m"')
+_HOOK = script("release-hook.sh")
+_RECORD = script("release-record.sh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +98,7 @@ def left_down(ins: Inspection, run: RunContext, release: str | None) -> bool:
         and marker_name(run, release, UP) not in ins.markers
 
 
-def plan_release(ins: Inspection, release: str, run: RunContext, *,
+def plan_release(ins: Inspection, release: Release, run: RunContext, *,
                  maintenance: bool) -> Plan:
     """Decide: a fresh switch, the rest of one this run began, or nothing (already there)."""
     if ins.facts.current != release:
@@ -194,7 +192,7 @@ def _evidence(t: Target, root: str, unit: str) -> str:
     return t.conn.run(argv, check=False).tail(40)
 
 
-def _verify(t: Target, root: str, release: str, unit: str, url: str,
+def _verify(t: Target, root: str, release: Release, unit: str, url: str,
             wait: float) -> Verification:
     check = version_served(url, release, wait=wait, require_version=True)
     ins = inspect(t, root, unit)
@@ -243,7 +241,7 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
     `version` equal to the tag (v optional) within `health_timeout`, php-fpm active.
     Already there: verified only, `ok`. Example: `release_current(t, "v1.2.2")`.
     """
-    release = validate.release_tag(release)
+    release = Release.parse(release)
     reason = _reason(reason)
     validate.positive_number(health_timeout, "health_timeout")
     validate.run_id(t.run.run_id)
@@ -258,9 +256,9 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
     facts = ins.facts
     if release not in facts.available:
         have = ", ".join(facts.available) or f"no release in {root}/releases"
-        return Result(t.name, name, Status.FAILED, f"release {release} is not on {t.name} "
-                      f"(it has {have})", check=t.check,
-                      data={**facts.to_dict(), "from": facts.current, "to": release})
+        return t.result(name, Status.FAILED, f"release {release} is not on {t.name} "
+                        f"(it has {have})",
+                        data={**facts.to_dict(), "from": facts.current, "to": release})
     plan = plan_release(ins, release, t.run, maintenance=maintenance)
     data: dict[str, Any] = {"from": plan.from_release, "to": release, "root": root}
 
@@ -272,8 +270,8 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
         by_run = " (switched by this run)" if plan.done else ""
         data.update(check.data, hooks=_table(plan.names, plan.done))
         if not check.ok:
-            return Result(t.name, name, Status.FAILED, f"already at {release}{by_run}, but "
-                          f"{check.message}", evidence=check.evidence, check=t.check, data=data)
+            return t.result(name, Status.FAILED, f"already at {release}{by_run}, but "
+                            f"{check.message}", evidence=check.evidence, data=data)
         return apply(t, name, [], verify=None, ok_message=f"already at {release}{by_run}; "
                      f"{check.message}", action="", done="", data=data)
 
