@@ -62,10 +62,9 @@ def _settled(comp: Compose, name: str, services: Sequence[str], *, timeout: floa
     waited = wait_ready(comp, services, timeout=0 if t.check else timeout)
     extra = {**data, "containers": [c.to_dict() for c in waited.containers]}
     if waited.ok:
-        return Result(t.name, name, Status.OK, f"{ok_message}; {waited.message}", check=t.check,
-                      data=extra)
-    return Result(t.name, name, Status.FAILED, f"{ok_message}, but {waited.message}",
-                  evidence=wait_evidence(comp, waited), check=t.check, data=extra)
+        return t.result(name, Status.OK, f"{ok_message}; {waited.message}", data=extra)
+    return t.result(name, Status.FAILED, f"{ok_message}, but {waited.message}",
+                    evidence=wait_evidence(comp, waited), data=extra)
 
 
 def _verify_ready(comp: Compose, services: Sequence[str], *, timeout: float,
@@ -251,9 +250,8 @@ def compose_service_at_tag(t: Target, service: str, tag: str, *, timeout: float 
                                 "image_id": image_id, "project": comp.proj.name,
                                 "before": [c.to_dict() for c in before]}
         if image_id is None:
-            return Result(t.name, name, Status.FAILED, f"image {image} is not on the engine; "
-                          "build or load it first (nothing was pulled or changed)",
-                          check=t.check, data=data)
+            return t.result(name, Status.FAILED, f"image {image} is not on the engine; "
+                            "build or load it first (nothing was pulled or changed)", data=data)
         if before and all(c.image == image and c.image_id == image_id and c.running
                           for c in before):
             ids = ", ".join(c.id[:12] for c in before)
@@ -313,9 +311,9 @@ def compose_services(t: Target) -> Result:
                         for s, v in table.items())
     data = {"project": comp.proj.name, "compose": " ".join(comp.cli.argv), "services": table}
     if bad:
-        return Result(t.name, name, Status.FAILED, f"{len(bad)} of {len(table)} not ready: "
-                      f"{', '.join(bad)}", evidence=summary, check=t.check, data=data)
-    return Result(t.name, name, Status.OK, f"all ready: {summary}", check=t.check, data=data)
+        return t.result(name, Status.FAILED, f"{len(bad)} of {len(table)} not ready: "
+                        f"{', '.join(bad)}", evidence=summary, data=data)
+    return t.result(name, Status.OK, f"all ready: {summary}", data=data)
 
 
 def compose_logs_saved(t: Target, *, services: Sequence[str] | None = None,

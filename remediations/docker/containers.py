@@ -71,8 +71,7 @@ def container_stats(t: Target, name: str) -> Result:
     text = ", ".join(f"{n}: " + (f"{human(int(v['memory_bytes']))} ({v['memory_percent']}%)"
                                  if "memory_bytes" in v else str(v["state"]))
                      for n, v in table.items())
-    return Result(t.name, "container_stats", Status.OK, text, check=t.check,
-                  data={"containers": table})
+    return t.result("container_stats", Status.OK, text, data={"containers": table})
 
 
 def over(s: ContainerStats, *, max_bytes: int | None, max_percent: float | None) -> bool:
@@ -175,18 +174,18 @@ def _clear_one(t: Target, c: ContainerFact, keep: int, name: str) -> Result:
     data: dict[str, Any] = {"container": c.name, "log_path": c.log_path, "driver": c.log_driver,
                             "keep_lines": keep}
     if c.log_driver != "json-file" or not c.log_path:
-        return Result(t.name, name, Status.SKIPPED, f"{c.name} logs with {c.log_driver or 'no'} "
-                      "driver: no json-file log to clear", check=t.check, data=data)
+        return t.result(name, Status.SKIPPED, f"{c.name} logs with {c.log_driver or 'no'} "
+                        "driver: no json-file log to clear", data=data)
     path = c.log_path
     size = _size(t, path)
     if size is None:
-        return Result(t.name, name, Status.FAILED, f"{path} is not visible on {t.name}: the "
-                      "connection does not reach the engine's files", check=t.check, data=data)
+        return t.result(name, Status.FAILED, f"{path} is not visible on {t.name}: the "
+                        "connection does not reach the engine's files", data=data)
     key = f"container-logs-cleared-{c.id[:12]}"
     data["size_before"] = size
     if markers.done(t.conn, t.run, key):
-        return Result(t.name, name, Status.OK, f"{c.name}: log already cleared by this run "
-                      f"({human(size)} now)", check=t.check, data=data)
+        return t.result(name, Status.OK, f"{c.name}: log already cleared by this run "
+                        f"({human(size)} now)", data=data)
     if keep == 0:
         steps = [] if size == 0 else [Step(["truncate", "-s", "0", "--", path], "empty it")]
         why = "empty"

@@ -239,20 +239,19 @@ def disk_usage(t: Target, path: str = "/", *, max_percent: float | None = None) 
     try:
         usage = parse_df(path, res.stdout)
     except ValueError:
-        return Result(t.name, "disk_usage", Status.FAILED, f"df {path} failed",
-                      evidence=res.tail(), check=t.check)
+        return t.result("disk_usage", Status.FAILED, f"df {path} failed", evidence=res.tail())
     data: dict[str, Any] = usage.to_data()
     if max_percent is None or usage.percent <= float(max_percent):
         limit = "" if max_percent is None else f" (limit {float(max_percent):g}%)"
-        return Result(t.name, "disk_usage", Status.OK, usage.describe() + limit, check=t.check,
-                      data={**data, "max_percent": max_percent})
+        return t.result("disk_usage", Status.OK, usage.describe() + limit,
+                        data={**data, "max_percent": max_percent})
     big = biggest_dirs(t, usage.mount)
     evidence = "biggest directories (du -x -d1):\n" + "\n".join(
         f"{human(s):>10}  {p}" for s, p in big)
-    return Result(t.name, "disk_usage", Status.FAILED,
-                  f"{usage.describe()}: above {float(max_percent):g}%", evidence=evidence,
-                  check=t.check, data={**data, "max_percent": max_percent,
-                                       "biggest": [{"path": p, "bytes": s} for s, p in big]})
+    return t.result("disk_usage", Status.FAILED,
+                    f"{usage.describe()}: above {float(max_percent):g}%", evidence=evidence,
+                    data={**data, "max_percent": max_percent,
+                                         "biggest": [{"path": p, "bytes": s} for s, p in big]})
 
 
 # --- files under a root ---------------------------------------------------------------
@@ -344,11 +343,11 @@ def old_files_removed(t: Target, root: str, *, days: int, pattern: str = "*",
     where = resolve(t.conn, root, roots)
     name = "old_files_removed"
     if where.real is None:
-        return Result(t.name, name, Status.OK, f"{root} does not exist; nothing to remove",
-                      check=t.check, data={"root": root, "files": []})
+        return t.result(name, Status.OK, f"{root} does not exist; nothing to remove",
+                        data={"root": root, "files": []})
     refusal = where.refusal(roots, kind="directory")
     if refusal:
-        return Result(t.name, name, Status.FAILED, refusal, check=t.check, data={"root": root})
+        return t.result(name, Status.FAILED, refusal, data={"root": root})
     real = where.real
     files = _list_files(t, real, pattern, days)
     victims = plan_old_files(files, keep_last=keep_last)
@@ -390,9 +389,9 @@ def large_logs(t: Target, root: str, *, min_size_mb: float = 100) -> Result:
            + (f": {listing}" if files else ""))
     if res.failed and not files and "No such file" in res.stderr:
         msg = f"{root} does not exist"
-    return Result(t.name, "large_logs", Status.OK, msg, check=t.check,
-                  data={"root": root, "min_size_mb": min_size_mb, "bytes": total,
-                        "files": [f.to_data() for f in files]})
+    return t.result("large_logs", Status.OK, msg,
+                    data={"root": root, "min_size_mb": min_size_mb, "bytes": total,
+                          "files": [f.to_data() for f in files]})
 
 
 # --- logs kept to their tail ----------------------------------------------------------

@@ -165,9 +165,9 @@ def http_ok(t: Target, url: str | None = None, *, expect: Collection[int] = DEFA
     if version is not None:
         data["version"] = version
     if healthy:
-        return Result(t.name, "http_ok", Status.OK, f"{target_url}: {why}", check=t.check, data=data)
-    return Result(t.name, "http_ok", Status.FAILED, f"{target_url}: {why}",
-                  evidence=answer.body[-2000:] or answer.error, check=t.check, data=data)
+        return t.result("http_ok", Status.OK, f"{target_url}: {why}", data=data)
+    return t.result("http_ok", Status.FAILED, f"{target_url}: {why}",
+                    evidence=answer.body[-2000:] or answer.error, data=data)
 
 
 def health_path(value: object) -> str:
@@ -205,11 +205,10 @@ def _paths_ok(t: Target, base: str, paths: Sequence[str],
         data["version"] = version
     where = f"{parts.scheme}://{parts.netloc}"
     if healthy_paths and not failing:
-        return Result(t.name, "http_ok", Status.OK, f"{where}: {summary}", check=t.check, data=data)
+        return t.result("http_ok", Status.OK, f"{where}: {summary}", data=data)
     why = "; ".join(f"{p}: {w}" for p, w, _ in failing) or "no health path answered"
     evidence = "\n".join(f"{p}: {a.body[-1000:] or a.error}" for p, _, a in failing)
-    return Result(t.name, "http_ok", Status.FAILED, f"{where}: {why}", evidence=evidence,
-                  check=t.check, data=data)
+    return t.result("http_ok", Status.FAILED, f"{where}: {why}", evidence=evidence, data=data)
 
 
 def _artisan(t: Target, *args: str) -> list[str]:
@@ -239,16 +238,16 @@ def database_reachable(t: Target, *, timeout: float = 60.0) -> Result:
                             "pending": pending}
     if res.succeeded:
         extra = f", {pending} pending" if pending else ""
-        return Result(t.name, "database_reachable", Status.OK,
-                      f"database reachable: {ran} migration(s) ran{extra}", check=t.check,
-                      data={**data, "migrated": True})
+        return t.result("database_reachable", Status.OK,
+                        f"database reachable: {ran} migration(s) ran{extra}",
+                        data={**data, "migrated": True})
     if "Migration table not found" in res.stdout + res.stderr:
-        return Result(t.name, "database_reachable", Status.OK,
-                      "database reachable, but it has no migrations table (never migrated)",
-                      check=t.check, data={**data, "migrated": False})
-    return Result(t.name, "database_reachable", Status.FAILED,
-                  f"database not reachable: artisan migrate:status exited {res.exit_code}",
-                  evidence=res.tail(15), check=t.check, data=data)
+        return t.result("database_reachable", Status.OK,
+                        "database reachable, but it has no migrations table (never migrated)",
+                        data={**data, "migrated": False})
+    return t.result("database_reachable", Status.FAILED,
+                    f"database not reachable: artisan migrate:status exited {res.exit_code}",
+                    evidence=res.tail(15), data=data)
 
 
 def _version(body: str) -> str | None:

@@ -94,11 +94,11 @@ def log_truncated(t: Target, path: str, *, keep_lines: int = 1000,
     facts = log_facts(t.conn, path, roots, keep)
     where = facts.where
     if where.real is None:
-        return Result(t.name, name, Status.OK, f"{path} does not exist; nothing to truncate",
-                      check=t.check, data={"path": path, "exists": False})
+        return t.result(name, Status.OK, f"{path} does not exist; nothing to truncate",
+                        data={"path": path, "exists": False})
     refusal = where.refusal(roots, kind="regular file")
     if refusal:
-        return Result(t.name, name, Status.FAILED, refusal, check=t.check, data={"path": path})
+        return t.result(name, Status.FAILED, refusal, data={"path": path})
     steps, why = plan_log_truncated(facts, min_size=min_size, marker=marker_line(t.run.run_id))
     real = where.real
     frees = max(0, facts.size - facts.keep_bytes)

@@ -220,11 +220,10 @@ def redis_pong(t: Target, *, db: int | None = None) -> Result:
     reply = res.stdout.strip()
     data = {"reply": mask(t, reply), "seconds": round(res.duration, 3)}
     if res.succeeded and reply == "PONG":
-        return masked(t, Result(t.name, "redis_pong", Status.OK, "redis answers PONG",
-                                check=t.check, data=data))
-    return masked(t, Result(t.name, "redis_pong", Status.FAILED,
-                            f"redis did not answer PONG: {error_of(res, t) or reply!r}",
-                            evidence=error_of(res, t), check=t.check, data=data))
+        return masked(t, t.result("redis_pong", Status.OK, "redis answers PONG", data=data))
+    return masked(t, t.result("redis_pong", Status.FAILED,
+                              f"redis did not answer PONG: {error_of(res, t) or reply!r}",
+                              evidence=error_of(res, t), data=data))
 
 
 def plan_keys_deleted(t: Target, keys: Sequence[str], *, db: int | None = None) -> list[Step]:
@@ -257,21 +256,20 @@ def redis_keys_deleted(t: Target, *, key: str | None = None, pattern: str | None
         keys = [key] if found > 0 else []
         if found < 0:
             err = error_of(call(t, "EXISTS", key, db=number), t)
-            return masked(t, Result(t.name, name, Status.FAILED, f"could not ask redis: {err}",
-                                    evidence=err, check=t.check, data=data))
+            return masked(t, t.result(name, Status.FAILED, f"could not ask redis: {err}",
+                                      evidence=err, data=data))
     else:
         pattern = redis_pattern(pattern or "", allow_all=allow_all)
         data["pattern"] = pattern
         try:
             keys = scan(t, pattern, count=count, db=number)
         except RuntimeError as exc:
-            return masked(t, Result(t.name, name, Status.FAILED, f"could not SCAN redis: {exc}",
-                                    evidence=str(exc), check=t.check, data=data))
+            return masked(t, t.result(name, Status.FAILED, f"could not SCAN redis: {exc}",
+                                      evidence=str(exc), data=data))
         if len(keys) > max_keys:
-            return masked(t, Result(
-                t.name, name, Status.FAILED,
-                f"{len(keys)} keys match {pattern!r}, more than max_keys={max_keys}; nothing deleted",
-                check=t.check, data={**data, "count": len(keys), "keys": keys[:_DATA_KEYS]}))
+            return masked(t, t.result(name, Status.FAILED,
+                                      f"{len(keys)} keys match {pattern!r}, more than max_keys={max_keys}; nothing deleted",
+                                      data={**data, "count": len(keys), "keys": keys[:_DATA_KEYS]}))
     data.update(count=len(keys), keys=keys[:_DATA_KEYS])
 
     def verify() -> Verification:

@@ -191,8 +191,8 @@ def _pids(programs: Sequence[Program]) -> dict[str, int]:
 
 
 def _unavailable(t: Target, name: str, exc: CommandFailed) -> Result:
-    return Result(t.name, name, Status.FAILED, "supervisord did not answer `supervisorctl status`",
-                  evidence=str(exc), check=t.check)
+    return t.result(name, Status.FAILED, "supervisord did not answer `supervisorctl status`",
+                    evidence=str(exc))
 
 
 def programs_running(t: Target, *, group: str | None = None, timeout: float = 60.0) -> Result:
@@ -208,7 +208,7 @@ def programs_running(t: Target, *, group: str | None = None, timeout: float = 60
         return _unavailable(t, name, exc)
     which = f"group {group}" if group else "supervisor"
     if not before:
-        return Result(t.name, name, Status.FAILED, f"no processes in {which}", check=t.check)
+        return t.result(name, Status.FAILED, f"no processes in {which}")
     steps = plan_programs_running(before)
     settling = [p for p in before if not p.running and p.state not in STARTABLE]
 
@@ -226,8 +226,8 @@ def programs_running(t: Target, *, group: str | None = None, timeout: float = 60
         # Nothing to start, but something is STARTING/BACKOFF: wait for it, then judge.
         check = verify()
         status = Status.OK if check.ok else Status.FAILED
-        return Result(t.name, name, status, f"{which}: {check.message}", evidence=check.evidence,
-                      check=t.check, data=check.data)
+        return t.result(name, status, f"{which}: {check.message}", evidence=check.evidence,
+                        data=check.data)
     return apply(t, name, steps, verify=verify, data={"pids_before": _pids(before)},
                  ok_message=f"all {len(before)} process(es) of {which} RUNNING",
                  action=f"start {' '.join(steps[0].argv[2:]) if steps else ''}",
@@ -251,8 +251,7 @@ def workers_restarted(t: Target, group: str = "laravel-worker", *,
     except CommandFailed as exc:
         return _unavailable(t, name, exc)
     if not before:
-        return Result(t.name, name, Status.FAILED, f"no supervisor group {group!r} on {t.name}",
-                      check=t.check)
+        return t.result(name, Status.FAILED, f"no supervisor group {group!r} on {t.name}")
     steps = plan_workers_restarted(before, run_started=t.run.started_at)
     restarted = {p.spec: p.pid for p in before if p.state not in STARTABLE and p.pid}
     acted = {s for step in steps if step.argv[1] == "restart" for s in step.argv[2:]}
@@ -352,7 +351,7 @@ def workers_scaled(t: Target, numprocs: int, *, program: str = "laravel-worker",
         raise InvalidInput(f"not a valid config path: {conf_path!r}")
 
     def failed(message: str, evidence: str = "") -> Result:
-        return Result(t.name, name, Status.FAILED, message, evidence=evidence, check=t.check)
+        return t.result(name, Status.FAILED, message, evidence=evidence)
 
     paths = [conf_path] if conf_path else find_program_conf(t.conn, program)
     if len(paths) != 1:

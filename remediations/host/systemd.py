@@ -165,11 +165,9 @@ def active_settled(s: UnitState, old_pid: int | None) -> bool:
 def _unusable(t: Target, name: str, state: UnitState) -> Result | None:
     """A failed result when the unit cannot be acted on at all (missing or masked)."""
     if not state.exists:
-        return Result(t.name, name, Status.FAILED, f"{state.unit} not found on {t.name}",
-                      check=t.check)
+        return t.result(name, Status.FAILED, f"{state.unit} not found on {t.name}")
     if state.load_state == "masked" or state.unit_file_state == "masked":
-        return Result(t.name, name, Status.FAILED, f"{state.unit} is masked; unmask it first",
-                      check=t.check)
+        return t.result(name, Status.FAILED, f"{state.unit} is masked; unmask it first")
     return None
 
 
@@ -316,8 +314,8 @@ def service_reloaded(t: Target, unit: str, *, config_test: Sequence[str] | None 
     if (bad := _unusable(t, name, before)) is not None:
         return bad
     if before.active and not before.can_reload:
-        return Result(t.name, name, Status.FAILED, f"{unit} cannot reload its configuration; "
-                      "restart it instead", check=t.check, data={"unit": unit})
+        return t.result(name, Status.FAILED, f"{unit} cannot reload its configuration; "
+                        "restart it instead", data={"unit": unit})
     key = markers.reload_key(unit)
     steps = plan_service_reloaded(before, already_reloaded=markers.done(t.conn, t.run, key),
                                   mark=markers.mark_step(t.run, key))
@@ -334,10 +332,10 @@ def service_reloaded(t: Target, unit: str, *, config_test: Sequence[str] | None 
         tested = (res.command,)
         if res.failed:
             kept = "; it keeps running its current configuration" if before.active else ""
-            return Result(t.name, name, Status.FAILED,
-                          f"config test `{res.command}` failed: {unit} not {verb}ed{kept}",
-                          tested, evidence=res.tail(30), check=t.check,
-                          data={"unit": unit, "config_test": res.command})
+            return t.result(name, Status.FAILED,
+                            f"config test `{res.command}` failed: {unit} not {verb}ed{kept}",
+                            commands=tested, evidence=res.tail(30),
+                            data={"unit": unit, "config_test": res.command})
 
     def verify() -> Verification:
         after = wait_active(t.conn, unit, old_pid=None)
@@ -367,7 +365,7 @@ def service_stopped(t: Target, unit: str) -> Result:
     name = "service_stopped"
     before = unit_state(t.conn, unit)
     if not before.exists:
-        return Result(t.name, name, Status.FAILED, f"{unit} not found on {t.name}", check=t.check)
+        return t.result(name, Status.FAILED, f"{unit} not found on {t.name}")
     stopped = before.active_state in ("inactive", "failed")
     steps = [] if stopped else [Step(["systemctl", "stop", unit], f"unit is {before.active_state}")]
 
@@ -456,8 +454,7 @@ def services_status(t: Target, units: Sequence[str] | None = None) -> Result:
         f"; not installed: {', '.join(absent)}" if absent else "")
     if down:
         names = ", ".join(f"{u} ({data[u]['active']})" for u in down)
-        return Result(t.name, "services_status", Status.FAILED,
-                      f"{len(down)} of {len(counted)} not active: {names}", evidence=summary,
-                      check=t.check, data={"units": data})
-    return Result(t.name, "services_status", Status.OK, f"all active: {summary}",
-                  check=t.check, data={"units": data})
+        return t.result("services_status", Status.FAILED,
+                        f"{len(down)} of {len(counted)} not active: {names}", evidence=summary,
+                        data={"units": data})
+    return t.result("services_status", Status.OK, f"all active: {summary}", data={"units": data})

@@ -274,12 +274,12 @@ def storage_link_present(t: Target) -> Result:
     points_to, real_target = _resolved(t.conn, link, target)
     data = {"link": link, "target": real_target or target, "points_to": fact.target}
     if not real_target:
-        return Result(t.name, name, Status.FAILED, f"{target} does not exist; nothing to link to",
-                      check=t.check, data=data)
+        return t.result(name, Status.FAILED, f"{target} does not exist; nothing to link to",
+                        data=data)
     if fact.exists and fact.kind != "symbolic link":
-        return Result(t.name, name, Status.FAILED,
-                      f"{link} is a {fact.kind}, not a link; move it away first (not deleted: "
-                      "it may hold files)", check=t.check, data=data)
+        return t.result(name, Status.FAILED,
+                        f"{link} is a {fact.kind}, not a link; move it away first (not deleted: "
+                        "it may hold files)", data=data)
     steps: list[Step] = []
     if not fact.exists:
         steps = [Step(["php", f"{app}/artisan", "storage:link"], "no link")]
@@ -364,8 +364,7 @@ def storage_permissions(t: Target, *, group: str | None = None) -> Result:
     storage, cache, public = _resolved(t.conn, f"{app}/storage", f"{app}/bootstrap/cache",
                                        f"{app}/storage/app/public")
     if not storage:
-        return Result(t.name, "storage_permissions", Status.FAILED,
-                      f"{app}/storage does not exist", check=t.check)
+        return t.result("storage_permissions", Status.FAILED, f"{app}/storage does not exist")
     roots = [p for p in (storage, cache) if p]  # real paths: chown -h must not stop at a link
     checks = permission_checks(public, user, grp)
 

@@ -148,8 +148,7 @@ def maintenance_on(t: Target, *, message: str | None = None, secret: str | None 
         note = ""
         if message and not before.shows(message):
             note = "; its 503 page does not show this message (maintenance_off, then on, to change it)"
-        res = Result(t.name, "maintenance_on", Status.OK, f"already in maintenance mode{note}",
-                     check=t.check, data=data)
+        res = t.result("maintenance_on", Status.OK, f"already in maintenance mode{note}", data=data)
         return _masked(res, secret)
     args = ["down", "--render=errors::503", f"--retry={retry}"]
     if secret:

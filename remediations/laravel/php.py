@@ -212,8 +212,8 @@ def php_settings(t: Target, names: Iterable[str] = SETTINGS, *, service: str | N
     info = t.conn.run([*fpm, "-i"], check=False)
     test = t.conn.run([*fpm, "-tt"], check=False)
     if info.failed or test.failed:
-        return Result(t.name, name, Status.FAILED, f"`{' '.join(fpm)}` cannot load its configuration",
-                      evidence=(info.tail() if info.failed else test.tail()), check=t.check)
+        return t.result(name, Status.FAILED, f"`{' '.join(fpm)}` cannot load its configuration",
+                        evidence=info.tail() if info.failed else test.tail())
     ini = parse_phpinfo(info.stdout, [*chosen, *floors])
     overrides = parse_pool_overrides(test.stderr + test.stdout)
     pools = {p: {n: o.get(n, ini[n]) for n in ini} for p, o in overrides.items()} or {"www": dict(ini)}
@@ -228,9 +228,8 @@ def php_settings(t: Target, names: Iterable[str] = SETTINGS, *, service: str | N
     low = [f"{n}={pools[wanted][n]} < {v}" for n, v in floors.items()
            if not amount(n, pools[wanted][n]) >= amount(n, v)]
     if low:
-        return Result(t.name, name, Status.FAILED, f"FPM pool {wanted}: {', '.join(low)}",
-                      check=t.check, data=data)
-    return Result(t.name, name, Status.OK, summary, check=t.check, data=data)
+        return t.result(name, Status.FAILED, f"FPM pool {wanted}: {', '.join(low)}", data=data)
+    return t.result(name, Status.OK, summary, data=data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,10 +257,10 @@ def opcache_reset(t: Target, *, service: str | None = None, verify_timeout: floa
     name = "opcache_reset"
     state = unit_state(t.conn, unit)
     if not state.exists:
-        return Result(t.name, name, Status.FAILED, f"{unit} not found on {t.name}", check=t.check)
+        return t.result(name, Status.FAILED, f"{unit} not found on {t.name}")
     if not state.active:
-        return Result(t.name, name, Status.SKIPPED,
-                      f"{unit} is {state.active_state}: no opcache to reset", check=t.check)
+        return t.result(name, Status.SKIPPED,
+                        f"{unit} is {state.active_state}: no opcache to reset")
     key = markers.reload_key(unit)
     if state.active_since is not None and state.active_since >= t.run.started_at:
         why = f"{unit} was (re)started by this run at {state.active_since:%H:%M:%S}"
@@ -301,9 +300,9 @@ def octane_reloaded(t: Target) -> Result:
     app = app_checked(t)
     name = "octane_reloaded"
     if t.conn.run(["test", "-d", f"{app}/vendor/laravel/octane"], check=False).failed:
-        return Result(t.name, name, Status.SKIPPED,
-                      f"Octane is not installed in {app} (no vendor/laravel/octane); "
-                      "nothing to reload", check=t.check)
+        return t.result(name, Status.SKIPPED,
+                        f"Octane is not installed in {app} (no vendor/laravel/octane); "
+                        "nothing to reload")
     key = f"octane_reloaded@{app}"
     done = markers.done(t.conn, t.run, key)
     steps = [] if done else [Step(artisan_argv(t, "octane:reload"), "reload requested"),

@@ -104,13 +104,12 @@ def queue_length(t: Target, queue: str = "default", *, max_length: int | None = 
     try:
         q = queue_lengths(t, queue, db=db)
     except RuntimeError as exc:
-        return rds.masked(t, Result(t.name, name, Status.FAILED, f"could not read the queue: {exc}",
-                                    evidence=str(exc), check=t.check))
+        return rds.masked(t, t.result(name, Status.FAILED, f"could not read the queue: {exc}",
+                                      evidence=str(exc)))
     data = {**q.data(), "max_length": max_length}
     if max_length is not None and q.length > max_length:
-        return Result(t.name, name, Status.FAILED, f"{q.describe()}; more than {max_length}",
-                      check=t.check, data=data)
-    return Result(t.name, name, Status.OK, q.describe(), check=t.check, data=data)
+        return t.result(name, Status.FAILED, f"{q.describe()}; more than {max_length}", data=data)
+    return t.result(name, Status.OK, q.describe(), data=data)
 
 
 def queue_drained(t: Target, queue: str = "default", *, timeout: float = 120.0,
@@ -138,8 +137,8 @@ def queue_drained(t: Target, queue: str = "default", *, timeout: float = 120.0,
     if first is None:
         return queue_length(t, queue, db=db).replace(remediation=name)
     if first.length and t.check:
-        return Result(t.name, name, Status.OK, f"would wait up to {timeout:g}s for {first.key} "
-                      f"to drain ({first.length} waiting now)", check=t.check, data=first.data())
+        return t.result(name, Status.OK, f"would wait up to {timeout:g}s for {first.key} "
+                        f"to drain ({first.length} waiting now)", data=first.data())
     last = first
     if first.length:
         retry = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
@@ -150,12 +149,11 @@ def queue_drained(t: Target, queue: str = "default", *, timeout: float = 120.0,
     data = {**last.data(), "length_first": first.length, "waited": waited,
             "lengths_seen": seen[-20:]}
     if last.length:
-        return Result(t.name, name, Status.FAILED,
-                      f"{last.key} still holds {last.length} job(s) after {waited:g}s "
-                      f"(was {first.length})", evidence=worker_log_tail(t.conn, group),
-                      check=t.check, data=data)
+        return t.result(name, Status.FAILED,
+                        f"{last.key} still holds {last.length} job(s) after {waited:g}s "
+                        f"(was {first.length})", evidence=worker_log_tail(t.conn, group), data=data)
     how = f"drained {first.length} -> 0 in {waited:g}s" if first.length else "empty"
-    return Result(t.name, name, Status.OK, f"{last.key} {how}", check=t.check, data=data)
+    return t.result(name, Status.OK, f"{last.key} {how}", data=data)
 
 
 def queue_restarted(t: Target, *, group: str | None = "laravel-worker",
@@ -171,22 +169,20 @@ def queue_restarted(t: Target, *, group: str | None = "laravel-worker",
     group = program_name(group, "group") if group is not None else None
     argv = artisan_argv(t, "queue:restart")
     if markers.done(t.conn, t.run, "queue-restart"):
-        return Result(t.name, name, Status.OK, "queue:restart already sent by this run",
-                      check=t.check)
+        return t.result(name, Status.OK, "queue:restart already sent by this run")
     before: list[Program] = []
     if group is not None:
         try:
             before = [p for p in supervisor_programs(t.conn, group=group, precise=False)
                       if p.running]
         except CommandFailed as exc:
-            return Result(t.name, name, Status.FAILED, "supervisord did not answer; "
-                          "cannot see the workers re-spawn", evidence=str(exc), check=t.check)
+            return t.result(name, Status.FAILED, "supervisord did not answer; "
+                            "cannot see the workers re-spawn", evidence=str(exc))
         # In check mode a step before this one (starting the workers) only said it would.
         if not before and not t.check:
-            return Result(t.name, name, Status.FAILED,
-                          f"no RUNNING process in supervisor group {group!r} to re-spawn; "
-                          "start the workers first", evidence=worker_log_tail(t.conn, group),
-                          check=t.check)
+            return t.result(name, Status.FAILED,
+                            f"no RUNNING process in supervisor group {group!r} to re-spawn; "
+                            "start the workers first", evidence=worker_log_tail(t.conn, group))
     old = {p.spec: p.pid for p in before}
 
     def respawned(ps: list[Program]) -> bool:
@@ -261,8 +257,7 @@ def plan_failed_jobs_forgotten(t: Target, failed: Sequence[FailedJob],
 
 
 def _listing_failed(t: Target, name: str, exc: CommandFailed) -> Result:
-    return Result(t.name, name, Status.FAILED, "`artisan queue:failed` failed",
-                  evidence=str(exc), check=t.check)
+    return t.result(name, Status.FAILED, "`artisan queue:failed` failed", evidence=str(exc))
 
 
 def failed_jobs_retried(t: Target, ids: Sequence[str] | None = None) -> Result:

@@ -74,11 +74,10 @@ def _unit(t: Target, unit: str | None) -> str:
 
 def _missing(t: Target, name: str, state: TimerState) -> Result | None:
     if not state.exists:
-        return Result(t.name, name, Status.FAILED,
-                      f"{state.unit} not found on {t.name} (inventory var scheduler_unit)",
-                      check=t.check)
+        return t.result(name, Status.FAILED,
+                        f"{state.unit} not found on {t.name} (inventory var scheduler_unit)")
     if state.unit_file_state == "masked":
-        return Result(t.name, name, Status.FAILED, f"{state.unit} is masked", check=t.check)
+        return t.result(name, Status.FAILED, f"{state.unit} is masked")
     return None
 
 
@@ -139,9 +138,9 @@ def scheduler_resumed(t: Target, *, unit: str | None = None) -> Result:
     steps, why = plan_scheduler_resumed(before)
     data = {"unit": unit, "paused_by_us": before.paused_by_us}
     if not steps and not before.active:
-        return Result(t.name, name, Status.SKIPPED,
-                      f"{unit} is {why}: not started (enable it to run the scheduler here)",
-                      check=t.check, data=data)
+        return t.result(name, Status.SKIPPED,
+                        f"{unit} is {why}: not started (enable it to run the scheduler here)",
+                        data=data)
 
     def verify() -> Verification:
         after = timer_state(t.conn, unit)
