@@ -7,9 +7,9 @@
 c=/sys/fs/cgroup
 if [ -f $c/memory.current ]; then
   echo "usage=$(cat $c/memory.current)"; echo "limit=$(cat $c/memory.max)"
-  echo "pids=$(cat $c/pids.current 2>/dev/null)"; sed -n 's/^\(inactive_file\) /=/p' $c/memory.stat
+  echo "pids=$(cat $c/pids.current 2>/dev/null)"; sed -n 's/^\(inactive_file\) /\1=/p' $c/memory.stat
 else
   echo "usage=$(cat $c/memory/memory.usage_in_bytes)"; echo "limit=$(cat $c/memory/memory.limit_in_bytes)"
   echo "pids=$(cat $c/pids/pids.current 2>/dev/null)"
-  sed -n 's/^\(total_inactive_file\|inactive_file\) /=/p' $c/memory/memory.stat
+  sed -n 's/^\(total_inactive_file\|inactive_file\) /\1=/p' $c/memory/memory.stat
 fi
