@@ -7,6 +7,7 @@ host is touched.
 from __future__ import annotations
 
 import ipaddress
+import math
 import posixpath
 import re
 from urllib.parse import urlsplit
@@ -75,7 +76,42 @@ def http_url(value: str) -> str:
     return value
 
 
-def positive_number(value: float, name: str) -> float:
-    if value <= 0:
-        raise InvalidInput(f"{name} must be positive, got {value!r}")
+# The longest wait any remediation accepts: a day. Longer is a typo (or `inf`).
+MAX_SECONDS = 86400.0
+
+
+def number(value: object, name: str, *, low: float, high: float, whole: bool = False,
+           low_open: bool = False) -> float:
+    """A finite number from `low` to `high` (above `low` with `low_open`); ints only if `whole`.
+
+    `number(timeout, "timeout", low=0, high=MAX_SECONDS, low_open=True)`. NaN, the
+    infinities, booleans and strings are refused, so a bad value never reaches a host.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{name} must be a number, got {value!r}")
+    if whole and not isinstance(value, int):
+        if not math.isfinite(value) or value != int(value):
+            raise InvalidInput(f"{name} must be a whole number, got {value!r}")
+    if not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a finite number, got {value!r}")
+    above = value > low if low_open else value >= low
+    if not above or value > high:
+        span = (f"more than {low:g} and at most {high:g}" if low_open
+                else f"from {low:g} to {high:g}")
+        raise InvalidInput(f"{name} must be {span}, got {value:g}")
     return value
+
+
+def seconds(value: object, name: str, *, high: float = MAX_SECONDS) -> float:
+    """A positive, finite number of seconds, at most `high` (a day by default)."""
+    return number(value, name, low=0, high=high, low_open=True)
+
+
+def count(value: object, name: str, *, low: int = 0, high: int = 10**9) -> int:
+    """A whole number from `low` to `high`."""
+    return int(number(value, name, low=low, high=high, whole=True))
+
+
+def positive_number(value: float, name: str) -> float:
+    """A positive, finite number of seconds (kept for callers that say "number")."""
+    return seconds(value, name)
