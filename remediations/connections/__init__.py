@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from remediations.connections.base import BaseConnection, CommandResult, Connection, sh
+from remediations.core import validate
 from remediations.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -15,6 +16,8 @@ __all__ = ["BaseConnection", "CommandResult", "Connection", "connect", "sh"]
 
 def connect(host: Host, *, timeout: float | None = None) -> BaseConnection:
     """The connection the inventory asks for; nothing is opened until the first command."""
+    if timeout is not None:
+        timeout = validate.seconds(timeout, "timeout")
     kind = host.connection
     if kind == "ssh":
         from remediations.connections.ssh import SSHConnection

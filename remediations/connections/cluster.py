@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from remediations.connections.base import ClusterBacked, capability
+from remediations.core import validate
 from remediations.core.errors import (
     InvalidInput,
     InventoryError,
@@ -222,6 +223,7 @@ class Cluster:
     def __init__(self, apps_v1: Any, core_v1: Any, namespace: str = "default", *,
                  deployment: str, container: str | None = None,
                  connect_timeout: float = 10.0) -> None:
+        connect_timeout = validate.seconds(connect_timeout, "connect_timeout")
         self.apps_v1 = apps_v1
         self.core_v1 = core_v1
         self.namespace = namespace

@@ -92,13 +92,15 @@ def number(value: object, name: str, *, low: float, high: float, whole: bool = F
     if whole and not isinstance(value, int):
         if not math.isfinite(value) or value != int(value):
             raise InvalidInput(f"{name} must be a whole number, got {value!r}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # an int always is (and may not fit a float)
         raise InvalidInput(f"{name} must be a finite number, got {value!r}")
     above = value > low if low_open else value >= low
     if not above or value > high:
         span = (f"more than {low:g} and at most {high:g}" if low_open
                 else f"from {low:g} to {high:g}")
-        raise InvalidInput(f"{name} must be {span}, got {value:g}")
+        digits = int(value.bit_length() * 0.30103) + 1 if isinstance(value, int) else 0
+        got = f"{value:g}" if digits < 300 else f"a number of {digits} digits"
+        raise InvalidInput(f"{name} must be {span}, got {got}")
     return value
 
 

@@ -51,10 +51,6 @@ def plan_service_restarted(containers: Sequence[ContainerFact], *, run_started: 
     return "restart"
 
 
-def _positive(value: float, what: str) -> float:
-    return validate.positive_number(value, what)
-
-
 def _settled(comp: Compose, name: str, services: Sequence[str], *, timeout: float,
              ok_message: str, data: Mapping[str, Any]) -> Result:
     """Nothing to do: `ok` once the services are ready (one look in check mode), else `failed`."""
@@ -84,8 +80,8 @@ def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0
     last log lines and healthcheck output when it dies or is not healthy within `timeout`.
     Example: `compose_service_restarted(t, "backend")`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     service = service_name(service)
-    _positive(timeout, "timeout")
     name = "compose_service_restarted"
     with engine(t) as eng:
         comp = open_compose(t, eng)
@@ -119,7 +115,7 @@ def compose_stack_restarted(t: Target, *, timeout: float = 300.0,
     `up -d` starts every service as the compose file's defaults say. Volumes are kept.
     Example: `compose_stack_restarted(t, timeout=300)`.
     """
-    _positive(timeout, "timeout")
+    timeout = validate.seconds(timeout, "timeout")
     env = {env_name(k): str(v) for k, v in (env or {}).items()}
     name = "compose_stack_restarted"
     with engine(t) as eng:
@@ -190,8 +186,8 @@ def compose_services_started(t: Target, services: Sequence[str], *,
 
     Example: `compose_services_started(t, ["worker"], timeout=60)`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     wanted = service_names(services)
-    _positive(timeout, "timeout")
     name = "compose_services_started"
     with engine(t) as eng:
         comp = open_compose(t, eng)
@@ -229,10 +225,10 @@ def compose_service_at_tag(t: Target, service: str, tag: str, *, timeout: float 
     Another `up` without the variable brings the default tag back.
     Example: `compose_service_at_tag(t, "backend", "v1.2.2")`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     service = service_name(service)
     tag = Release.parse(tag)
     env = {env_name(tag_var): tag}
-    _positive(timeout, "timeout")
     name = "compose_service_at_tag"
     with engine(t) as eng:
         comp = open_compose(t, eng)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.docker.engine import (
@@ -25,8 +26,8 @@ from remediations.docker.engine import (
     evidence,
 )
 from remediations.docker.project import PROJECT_LABEL, SERVICE_LABEL, judge, project
-from remediations.host.disk import human
-from remediations.host.logs import log_facts, plan_log_truncated
+from remediations.host.disk import MAX_BYTES, human
+from remediations.host.logs import MAX_KEEP_LINES, log_facts, plan_log_truncated
 from remediations.run import markers
 from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
@@ -94,9 +95,12 @@ def container_restarted_above_memory(t: Target, service_or_container: str, *,
     """
     if (max_bytes is None) == (max_percent is None):
         raise InvalidInput("give exactly one of max_bytes and max_percent")
-    if (max_bytes is not None and max_bytes <= 0) or (
-            max_percent is not None and not 0 < max_percent <= 100):
-        raise InvalidInput("the memory threshold must be positive (a percentage at most 100)")
+    if max_bytes is not None:
+        max_bytes = validate.count(max_bytes, "max_bytes", low=1, high=MAX_BYTES)
+    if max_percent is not None:
+        max_percent = validate.number(max_percent, "max_percent", low=0, high=100, low_open=True)
+    timeout = validate.seconds(timeout, "timeout")
+    stop_timeout = validate.count(stop_timeout, "stop_timeout", high=int(validate.MAX_SECONDS))
     limit = human(max_bytes) if max_bytes is not None else f"{max_percent:g}%"
     name = "container_restarted_above_memory"
     with engine(t) as eng:
@@ -156,8 +160,7 @@ def container_logs_cleared(t: Target, container: str, *, keep_lines: int = 0) ->
     Other logging drivers keep no file here: `skipped`.
     Example: `container_logs_cleared(t, "backend", keep_lines=100)`.
     """
-    if not isinstance(keep_lines, int) or keep_lines < 0:
-        raise InvalidInput(f"keep_lines must be a whole number, got {keep_lines!r}")
+    keep_lines = validate.count(keep_lines, "keep_lines", high=MAX_KEEP_LINES)
     name = "container_logs_cleared"
     with engine(t) as eng:
         found = resolve(t, eng, container)

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
 from remediations.connections.base import CommandResult, check_argv
+from remediations.core import validate
 from remediations.core.errors import (
     CommandFailed,
     CommandTimeout,
@@ -234,6 +235,7 @@ def engine(t: Target, *, timeout: int = DEFAULT_TIMEOUT) -> DockerEngine:
     """The Docker engine of the host `t`: the local engine, or the host's over SSH."""
     from remediations.run import locks
 
+    timeout = validate.count(timeout, "timeout", low=1, high=int(validate.MAX_SECONDS))
     locks.hold(t.conn)  # the engine is not `t.conn`: the host's lock must be taken first
     kind = t.host.connection
     if kind == "local":

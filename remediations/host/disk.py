@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from remediations.connections.base import Connection
+from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.core.scripts import script as load_script
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 DEFAULT_CLEANUP_ROOTS = ("/srv/app/shared/storage/backups", "/var/backups/app")
 SHARED_LOGS = "/srv/app/shared/storage/logs"
+MAX_BYTES = 2**62      # a size or a threshold in bytes above this is a typo
+MAX_DAYS = 36500       # a hundred years
+MAX_FILES = 10**6      # files kept by old_files_removed
 _MAX_ARGS_BYTES = 96 * 1024  # one batch of paths per command, well under ARG_MAX
 _DF_LINE = re.compile(r"^(?P<fs>.+?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)\s+"
                       r"(?P<pct>\d+%|-)\s+(?P<mount>/.*)$")
@@ -58,10 +62,9 @@ def glob_pattern(value: object) -> str:
     return value
 
 
-def whole_number(value: object, what: str, *, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInput(f"{what} must be a whole number >= {minimum}, got {value!r}")
-    return value
+def whole_number(value: object, what: str, *, minimum: int = 0, maximum: int = 10**9) -> int:
+    """A whole number from `minimum` to `maximum` (`validate.count`)."""
+    return validate.count(value, what, low=minimum, high=maximum)
 
 
 def _var(t: Target | Host, key: str, default: Any = None) -> Any:
@@ -232,9 +235,9 @@ def disk_usage(t: Target, path: str = "/", *, max_percent: float | None = None) 
     logs, the backup folders and the mount itself (`du -x -d1`).
     Example: `disk_usage(t, "/", max_percent=80)`.
     """
+    if max_percent is not None:
+        max_percent = validate.number(max_percent, "max_percent", low=0, high=100, low_open=True)
     path = absolute_path(path)
-    if max_percent is not None and not 0 < float(max_percent) <= 100:
-        raise InvalidInput(f"max_percent must be within (0, 100], got {max_percent!r}")
     res = t.conn.run(["df", "-P", "-B1", "--", path], check=False)
     try:
         usage = parse_df(path, res.stdout)
@@ -335,10 +338,10 @@ def old_files_removed(t: Target, root: str, *, days: int, pattern: str = "*",
     "Older" is find's `-mtime +DAYS`. Check mode lists exactly the files that would go.
     Example: `old_files_removed(t, "/var/backups/app", days=7, pattern="*.sql.gz", keep_last=3)`.
     """
+    days = whole_number(days, "days", maximum=MAX_DAYS)
+    keep_last = whole_number(keep_last, "keep_last", maximum=MAX_FILES)
     roots = cleanup_roots(t)
     root = path_in_roots(root, roots, "root")
-    days = whole_number(days, "days")
-    keep_last = whole_number(keep_last, "keep_last")
     pattern = glob_pattern(pattern)
     where = resolve(t.conn, root, roots)
     name = "old_files_removed"
@@ -376,10 +379,9 @@ def large_logs(t: Target, root: str, *, min_size_mb: float = 100) -> Result:
 
     Example: `large_logs(t, "/var/log", min_size_mb=500)`.
     """
+    min_size_mb = validate.number(min_size_mb, "min_size_mb", low=0, high=MAX_BYTES / 2**20)
     root = absolute_path(root, "root")
-    if float(min_size_mb) < 0:
-        raise InvalidInput(f"min_size_mb must not be negative, got {min_size_mb!r}")
-    limit = int(float(min_size_mb) * 1024 * 1024)
+    limit = int(min_size_mb * 1024 * 1024)
     res = t.conn.run(["find", root + "/", "-xdev", "-type", "f", "-size", f"+{limit}c",
                       "-printf", "0\t%T@\t%s\t%p\\0"], check=False)
     files = sorted(parse_find(res.stdout, root), key=lambda f: (-f.size, f.path))

@@ -20,7 +20,7 @@ from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Result, Status, Step
 from remediations.core.scripts import script
-from remediations.host.disk import absolute_path, fields, human
+from remediations.host.disk import MAX_BYTES, absolute_path, fields, human
 from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
 
@@ -134,6 +134,7 @@ def evidence_preserved(t: Target, paths: Sequence[str] | None = None, *,
     the controller) the archive is also copied to `<fetch_to>/<host>/<name>` and its
     size and sha256 checked. Example: `evidence_preserved(t, fetch_to="incidents/")`.
     """
+    max_fetch_bytes = validate.count(max_fetch_bytes, "max_fetch_bytes", high=MAX_BYTES)
     wanted = [absolute_path(p) for p in (paths if paths is not None else default_paths(t))]
     if not wanted:
         raise InvalidInput("no paths to preserve")

@@ -26,6 +26,7 @@ _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _RAN = re.compile(r"^\|\s*Yes\s*\|", re.M)
 _PENDING = re.compile(r"^\|\s*No\s*\|", re.M)
 _BODY_LIMIT = 64 * 1024
+MAX_RETRIES = 10_000  # http_ok's retries: with the 1 s default interval, under three hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,10 @@ def http_ok(t: Target, url: str | None = None, *, expect: Collection[int] = DEFA
     not expose it; healthy when at least one answers and every one exposed is healthy.
     Example: `http_ok(t, json_field="status", json_value="ok")`.
     """
+    expect = http_statuses(expect)
+    timeout = validate.seconds(timeout, "timeout")
+    retries = validate.count(retries, "retries", high=MAX_RETRIES)
+    interval = validate.seconds(interval, "interval")
     target_url = url or t.var("health_url")
     if not target_url:
         raise InvalidInput(f"{t.name}: no url given and no health_url in the inventory")
@@ -168,6 +173,13 @@ def http_ok(t: Target, url: str | None = None, *, expect: Collection[int] = DEFA
         return t.result("http_ok", Status.OK, f"{target_url}: {why}", data=data)
     return t.result("http_ok", Status.FAILED, f"{target_url}: {why}",
                     evidence=answer.body[-2000:] or answer.error, data=data)
+
+
+def http_statuses(values: object) -> tuple[int, ...]:
+    """HTTP status codes (100-599), at least one: what `http_ok` calls healthy."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Collection) or not values:
+        raise InvalidInput(f"expect must be a collection of HTTP status codes, got {values!r}")
+    return tuple(validate.count(v, "expect", low=100, high=599) for v in values)
 
 
 def health_path(value: object) -> str:
@@ -229,6 +241,7 @@ def database_reachable(t: Target, *, timeout: float = 60.0) -> Result:
     wrong. Reports how many migrations ran and how many are pending.
     Example: `database_reachable(t)`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     argv = _artisan(t, "migrate:status", "--no-ansi", "--no-interaction")
     started = time.monotonic()
     res = t.conn.run(argv, check=False, timeout=timeout)

@@ -10,6 +10,7 @@ from remediations.connections.base import Connection
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.core.scripts import script
 from remediations.host.disk import (
+    MAX_BYTES,
     Resolved,
     human,
     log_roots,
@@ -21,6 +22,7 @@ from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
 
 MARKER = "[remediations] log truncated by run"
+MAX_KEEP_LINES = 10**8  # lines kept of a log; more is a typo
 
 
 # Appended to disk's resolve script: the bytes the last N and N+1 lines take, the first line.
@@ -85,11 +87,11 @@ def log_truncated(t: Target, path: str, *, keep_lines: int = 1000,
     `min_size` (bytes): leave smaller files alone.
     Example: `log_truncated(t, "/srv/app/current/storage/logs/laravel.log", keep_lines=500)`.
     """
+    keep = whole_number(keep_lines, "keep_lines", minimum=1, maximum=MAX_KEEP_LINES)
+    if min_size is not None:
+        min_size = whole_number(min_size, "min_size", maximum=MAX_BYTES)
     roots = log_roots(t)
     path = path_in_roots(path, roots)
-    keep = whole_number(keep_lines, "keep_lines", minimum=1)
-    if min_size is not None:
-        min_size = whole_number(min_size, "min_size")
     name = "log_truncated"
     facts = log_facts(t.conn, path, roots, keep)
     where = facts.where

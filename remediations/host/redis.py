@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Sequence
 
 from remediations.connections.base import CommandResult
+from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.redact import MASK, Redactor
 from remediations.core.result import Result, Status, Step
@@ -23,6 +24,9 @@ _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,252}$")
 _WILDCARDS = frozenset("*?")
 _BATCH = 500           # keys per UNLINK / EXISTS command
 _DATA_KEYS = 1000      # keys listed in Result.data; the count is always exact
+MAX_DB = 1024          # redis's `databases` is 16 by default; more than this is a typo
+MAX_SCAN_COUNT = 100_000  # SCAN's COUNT hint
+MAX_KEYS = 10**7       # keys redis_keys_deleted may delete in one call (held in memory)
 # SCAN walked on the host in one round trip; `-e` makes redis-cli exit 1 on an error reply.
 _SCAN = script("redis-scan.sh")
 
@@ -94,14 +98,21 @@ def _password(t: Target) -> str:
     return "" if value is None else str(value)
 
 
+def db_number(db: int | None) -> int | None:
+    """A redis database number argument (0-1024), or None: the inventory's."""
+    return None if db is None else validate.count(db, "db", high=MAX_DB)
+
+
 def redis_db(t: Target, db: int | None = None) -> int:
     """The database number: `db`, else inventory `redis_db`, else 0."""
-    value = db if db is not None else t.var("redis_db", 0)
+    if db is not None:
+        return validate.count(db, "db", high=MAX_DB)
+    value = t.var("redis_db", 0)
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"{t.name}: not a valid redis database number: {value!r}") from None
-    if not 0 <= number <= 1024:
+    if not 0 <= number <= MAX_DB:
         raise InvalidInput(f"{t.name}: not a valid redis database number: {value!r}")
     return number
 
@@ -216,6 +227,7 @@ def redis_pong(t: Target, *, db: int | None = None) -> Result:
 
     Never changes anything. Example: `redis_pong(t)`.
     """
+    db = db_number(db)
     res = call(t, "PING", db=db, timeout=10)
     reply = res.stdout.strip()
     data = {"reply": mask(t, reply), "seconds": round(res.duration, 3)}
@@ -243,8 +255,8 @@ def redis_keys_deleted(t: Target, *, key: str | None = None, pattern: str | None
     """
     if (key is None) == (pattern is None):
         raise InvalidInput("give exactly one of key= or pattern=")
-    if not 1 <= count <= 100_000 or max_keys < 1:
-        raise InvalidInput(f"count must be 1-100000 and max_keys positive: {count!r}, {max_keys!r}")
+    count = validate.count(count, "count", low=1, high=MAX_SCAN_COUNT)
+    max_keys = validate.count(max_keys, "max_keys", low=1, high=MAX_KEYS)
     name = "redis_keys_deleted"
     number = redis_db(t, db)
     what = f"key {key!r}" if key is not None else f"keys matching {pattern!r}"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from remediations.connections.base import Connection
+from remediations.core import validate
 from remediations.core.errors import CommandFailed, InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.core.scripts import script as load_script
@@ -200,6 +201,7 @@ def programs_running(t: Target, *, group: str | None = None, timeout: float = 60
 
     Example: `programs_running(t, group="laravel-worker")`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     name = "programs_running"
     group = program_name(group, "group") if group is not None else None
     try:
@@ -244,6 +246,7 @@ def workers_restarted(t: Target, group: str = "laravel-worker", *,
     run restarts nothing twice). Verified: all RUNNING, each restarted one with a new pid.
     Example: `workers_restarted(t, "laravel-worker")`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     name = "workers_restarted"
     group = program_name(group, "group")
     try:
@@ -342,10 +345,10 @@ def workers_scaled(t: Target, numprocs: int, *, program: str = "laravel-worker",
     `update PROGRAM` (which restarts that group only). Already N = ok.
     Example: `workers_scaled(t, 4)`, then `workers_scaled(t, 2)` to scale back.
     """
+    numprocs = validate.count(numprocs, "numprocs", low=1, high=MAX_NUMPROCS)
+    timeout = validate.seconds(timeout, "timeout")
     name = "workers_scaled"
     program = program_name(program)
-    if not isinstance(numprocs, int) or not 1 <= numprocs <= MAX_NUMPROCS:
-        raise InvalidInput(f"numprocs must be 1-{MAX_NUMPROCS}, got {numprocs!r}")
     if conf_path is not None and (not conf_path.startswith("/") or not conf_path.isprintable()
                                   or ".." in conf_path.split("/")):
         raise InvalidInput(f"not a valid config path: {conf_path!r}")

@@ -195,6 +195,7 @@ def service_running(t: Target, unit: str, *, restart: bool = False,
     database unit is refused unless `allow_database_restart` (starting one is not).
     Example: `service_running(target, "nginx", restart=True)`.
     """
+    verify_timeout = validate.seconds(verify_timeout, "verify_timeout")
     unit = (restart_allowed(unit, allow_database_restart=allow_database_restart) if restart
             else validate.unit_name(unit))
     name = "service_restarted" if restart else "service_running"

@@ -22,6 +22,7 @@ from remediations.connections.cluster import (
     cluster_of,
     selector_string,
 )
+from remediations.core import validate
 from remediations.core.errors import InvalidInput, KubeApiError
 from remediations.core.result import Diff, Result, Status
 from remediations.core.values import Release
@@ -53,13 +54,13 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 ROLLED_BACK = "remediations.io/rolled-back"
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,511}$")
 _MAX_REPLICAS = 10_000
+_MAX_REVISION = 10**9  # a revision per rollout: a billion is no real Deployment's history
 _CONFLICT_RETRIES = 3
 
 
 def validate_replicas(replicas: int) -> int:
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 0 <= replicas <= _MAX_REPLICAS:
-        raise InvalidInput(f"replicas must be a whole number from 0 to {_MAX_REPLICAS}, got {replicas!r}")
-    return replicas
+    """A replica count from 0 to 10000."""
+    return validate.count(replicas, "replicas", high=_MAX_REPLICAS)
 
 
 def validate_image(image: str) -> str:
@@ -90,6 +91,7 @@ def deployment_scaled(t: Target, replicas: int, *, timeout: float = 300.0) -> Re
     Example: `deployment_scaled(t, 5)`.
     """
     replicas = validate_replicas(replicas)
+    timeout = validate.seconds(timeout, "timeout")
     cluster = cluster_of(t)
     scale = cluster.apps.read_namespaced_deployment_scale(cluster.deployment, cluster.namespace)
     before = int((scale.get("spec") or {}).get("replicas") or 0)
@@ -122,6 +124,7 @@ def image_set(t: Target, image: str, *, container: str | None = None,
     Example: `image_set(t, "registry.example/shop/app:v1.2.3")`.
     """
     image = validate_image(image)
+    timeout = validate.seconds(timeout, "timeout")
     cluster = cluster_of(t)
     dep = cluster.read_deployment()
     name = _container(cluster, dep, container)
@@ -164,6 +167,7 @@ def deployment_restarted(t: Target, *, timeout: float = 300.0) -> Result:
     second, as the annotation has no finer precision). Waits for the rollout.
     Example: `deployment_restarted(t)`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     cluster = cluster_of(t)
     dep = cluster.read_deployment()
     last = _restarted_at(dep)
@@ -215,8 +219,9 @@ def deployment_rolled_back(t: Target, *, to_revision: int | None = None,
     """
     if to_revision is not None and release is not None:
         raise InvalidInput("give to_revision or release, not both")
-    if to_revision is not None and (isinstance(to_revision, bool) or to_revision < 0):
-        raise InvalidInput(f"to_revision must be a revision number, got {to_revision!r}")
+    if to_revision is not None:  # 0: the previous revision, as kubectl's --to-revision=0
+        to_revision = validate.count(to_revision, "to_revision", high=_MAX_REVISION)
+    timeout = validate.seconds(timeout, "timeout")
     if release is not None:
         release = Release.parse(release)
     request = (f"release {release}" if release is not None
@@ -318,6 +323,7 @@ def deployment_at_release(t: Target, release: str, *, timeout: float = 300.0) ->
     Example: `deployment_at_release(t, "v1.2.2")`.
     """
     release = Release.parse(release)
+    timeout = validate.seconds(timeout, "timeout")
     facts = deployment_releases(t)
     if release in facts["history"]:
         return deployment_rolled_back(t, release=release, timeout=timeout)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediations.connections.cluster import Cluster, cluster_of, selector_matches, selector_string
+from remediations.core import validate
 from remediations.core.errors import KubeApiError, RemediationError
 from remediations.core.result import Result, Status
 from remediations.kubernetes.revisions import (
@@ -253,6 +254,7 @@ def rollout_complete(t: Target, *, timeout: float = 300.0) -> Result:
     conditions and the events of it, its new ReplicaSet and pods as evidence.
     Example: `rollout_complete(t, timeout=120)`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     held = rollout_verified(cluster_of(t), timeout=timeout)
     return t.result("rollout_complete", Status.OK if held.ok else Status.FAILED, held.message,
                     evidence=held.evidence, data=held.data)

@@ -134,12 +134,11 @@ def maintenance_on(t: Target, *, message: str | None = None, secret: str | None 
     Verified at `url` (default `health_url`): 503, and with a secret, the bypass
     cookie from `/<secret>` gets a 200. Example: `maintenance_on(t, message="Back at 14:00")`.
     """
+    retry = validate.count(retry, "retry", low=1, high=86400)
     if message is not None:
         validate_message(message)
     if secret is not None:
         validate_secret(secret)
-    if not isinstance(retry, int) or not 1 <= retry <= 86400:
-        raise InvalidInput(f"retry must be 1-86400 seconds, got {retry!r}")
     target_url = _url(t, url)
     app_checked(t)
     before = down_state(t)

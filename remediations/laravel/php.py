@@ -253,6 +253,7 @@ def opcache_reset(t: Target, *, service: str | None = None, verify_timeout: floa
     active, and none of the workers from before the reload is left.
     Example: `opcache_reset(t)` after a release switch.
     """
+    verify_timeout = validate.seconds(verify_timeout, "verify_timeout")
     unit = fpm_unit(t, service)
     name = "opcache_reset"
     state = unit_state(t.conn, unit)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from remediations.core import validate
 from remediations.core.errors import CommandFailed, InvalidInput
 from remediations.core.result import Result, Status, Step
 from remediations.core.scripts import script
@@ -100,6 +101,9 @@ def queue_length(t: Target, queue: str = "default", *, max_length: int | None = 
     With `max_length`, a check: failed when more jobs than that are waiting.
     Example: `queue_length(t, "default", max_length=1000)`.
     """
+    if max_length is not None:
+        max_length = validate.count(max_length, "max_length")
+    db = rds.db_number(db)
     name = "queue_length"
     try:
         q = queue_lengths(t, queue, db=db)
@@ -121,6 +125,9 @@ def queue_drained(t: Target, queue: str = "default", *, timeout: float = 120.0,
     `group` only names the workers whose state is shown as evidence on failure.
     Example: `queue_drained(t, "default", timeout=300)`.
     """
+    timeout = validate.seconds(timeout, "timeout")
+    interval = validate.seconds(interval, "interval")
+    db = rds.db_number(db)
     name = "queue_drained"
     started = time.monotonic()
     seen: list[int] = []
@@ -165,6 +172,7 @@ def queue_restarted(t: Target, *, group: str | None = "laravel-worker",
     `group=None` sends the signal without verifying (workers not under supervisor).
     Example: `queue_restarted(t)`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     name = "queue_restarted"
     group = program_name(group, "group") if group is not None else None
     argv = artisan_argv(t, "queue:restart")

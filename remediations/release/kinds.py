@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status
 from remediations.core.values import Release
@@ -96,6 +97,7 @@ def at_release(t: Target, release: str, *, maintenance: bool = False, reason: st
 
     Example: `at_release(t, "v1.2.2")`; over many hosts use `remediations.rollback`.
     """
+    timeout = validate.seconds(timeout, "timeout")
     kind = target_kind(t.host)
     release = Release.parse(release)
     if kind == "kubernetes":
@@ -184,6 +186,7 @@ def compose_at_release(t: Target, release: str, *, timeout: float = 180.0) -> Re
     """
     from remediations.docker.compose import compose_service_at_tag
 
+    timeout = validate.seconds(timeout, "timeout")
     release = Release.parse(release)
     parts: list[Result] = []
     for service in release_services(t):

@@ -241,9 +241,9 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
     `version` equal to the tag (v optional) within `health_timeout`, php-fpm active.
     Already there: verified only, `ok`. Example: `release_current(t, "v1.2.2")`.
     """
+    health_timeout = validate.seconds(health_timeout, "health_timeout")
     release = Release.parse(release)
     reason = _reason(reason)
-    validate.positive_number(health_timeout, "health_timeout")
     validate.run_id(t.run.run_id)
     root = releases_root(t)
     unit = php.fpm_unit(t, None)

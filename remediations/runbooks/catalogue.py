@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from remediations.core import validate
 from remediations.core.result import Result
 from remediations.run.target import Target
 from remediations.runbooks.steps import RunbookStep, run_steps
@@ -64,6 +65,7 @@ def queue_backlog(t: Target, *, queue: str = "default", drain_timeout: float = 1
     from remediations.host.supervisor import programs_running
     from remediations.laravel.queue import queue_drained, queue_length, queue_restarted
 
+    drain_timeout = validate.seconds(drain_timeout, "drain_timeout")
     return run_steps(t, "queue-backlog", [
         RunbookStep("queue length", partial(queue_length, queue=queue), fact=True),
         RunbookStep("workers running", programs_running),
@@ -111,9 +113,13 @@ def file_upload(t: Target) -> Result:
 def disk_full(t: Target, *, max_percent: float = 80, keep_lines: int = 1000,
               backup_days: int | None = None) -> Result:
     """Disk below `max_percent`: laravel.log truncated to its tail, old backups removed."""
-    from remediations.host.disk import disk_usage, old_files_removed
-    from remediations.host.logs import log_truncated
+    from remediations.host.disk import MAX_DAYS, disk_usage, old_files_removed
+    from remediations.host.logs import MAX_KEEP_LINES, log_truncated
 
+    max_percent = validate.number(max_percent, "max_percent", low=0, high=100, low_open=True)
+    keep_lines = validate.count(keep_lines, "keep_lines", low=1, high=MAX_KEEP_LINES)
+    if backup_days is not None:
+        backup_days = validate.count(backup_days, "backup_days", high=MAX_DAYS)
     app = t.var("app_path", "/srv/app/current")
     steps = [
         RunbookStep("disk usage", partial(disk_usage, path=app), fact=True),
