@@ -110,6 +110,8 @@ _EXPORTS = {
     "run_steps": "remediations.runbooks.steps",
     "RUNBOOKS": "remediations.runbooks.catalogue",
     "RunOptions": "remediations.run.runner",
+    "Interrupt": "remediations.run.interrupt",
+    "lock_released": "remediations.run.unlock",
     "run": "remediations.run.runner",
     "schedule_cache_cleared": "remediations.laravel.scheduler",
     "scheduler_paused": "remediations.laravel.scheduler",
@@ -142,6 +144,7 @@ __all__ = [
     "Event",
     "Host",
     "HostLocked",
+    "Interrupt",
     "InvalidInput",
     "Inventory",
     "InventoryError",
@@ -201,6 +204,7 @@ __all__ = [
     "ip_unblocked",
     "large_logs",
     "load_inventory",
+    "lock_released",
     "log_truncated",
     "maintenance_off",
     "maintenance_on",
@@ -331,10 +335,12 @@ if TYPE_CHECKING:
     from remediations.release.rollback import ReleaseMissing, rollback, rollback_hosts
     from remediations.release.symlink import release_current
     from remediations.run.contract import Verification, apply
+    from remediations.run.interrupt import Interrupt
     from remediations.run.report import Event, Report
     from remediations.run.runner import RunOptions, run
     from remediations.run.state import start_run
     from remediations.run.target import RunContext, Target
+    from remediations.run.unlock import lock_released
     from remediations.runbooks.catalogue import RUNBOOKS
     from remediations.runbooks.steps import RunbookStep, run_steps
 

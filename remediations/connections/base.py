@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from remediations.core.runs import RunContext
 
 __all__ = ["BaseConnection", "Batching", "ClusterBacked", "CommandResult", "Connection", "HostGuard",
-           "ReleasesLock", "SelfLocking", "Wrapper", "capability", "check_argv", "sh", "timed_out"]
+           "PeeksLock", "ReleasesLock", "SelfLocking", "Wrapper", "capability", "check_argv", "sh", "timed_out"]
 
 
 @runtime_checkable
@@ -76,6 +76,15 @@ class SelfLocking(ReleasesLock, Protocol):
     """Has a lock of its own instead of the host's lock directory (a Deployment's annotation)."""
 
     def acquire_lock(self, run: RunContext, *, stale_after: float) -> None: ...
+
+
+@runtime_checkable
+class PeeksLock(Protocol):
+    """Shows its own lock without taking it (a Deployment's annotation)."""
+
+    def peek_lock(self) -> str:
+        """The lock's owner line (`<run id>\t<since>\t<who>`), or "" when it is free."""
+        ...
 
 
 @runtime_checkable

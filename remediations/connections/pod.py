@@ -13,7 +13,6 @@ controllers never act on one Deployment at once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from remediations.connections.base import BaseConnection, timed_out
@@ -106,14 +105,20 @@ class KubeConnection(BaseConnection):
                 owner = LockOwner.parse(held)
                 if owner.run_id == run.run_id:
                     return
-                age = _age(owner.since)
+                age = owner.age()
                 if age is None or age <= stale_after:
                     since = owner.since + (f" by {owner.who}" if owner.who else "")
-                    raise HostLocked(self.name, owner.run_id, since)
+                    raise HostLocked(self.name, owner.run_id, since, age=age,
+                                     stale_after=stale_after)
             if self._write_lock(meta["resourceVersion"], me):
                 return
         raise RemediationError(f"{self.name}: the Deployment kept changing; lock not taken "
                                f"after {_CONFLICT_RETRIES} tries")
+
+    def peek_lock(self) -> str:
+        """The lock's owner line (`<run id>\t<since>\t<who>`), or "" when it is free."""
+        meta = self.cluster.read_deployment()["metadata"]
+        return str((meta.get("annotations") or {}).get(LOCK_ANNOTATION) or "")
 
     def release_lock(self, run: RunContext) -> None:
         """Drop the lock if this run holds it; someone else's lock is left alone."""
@@ -143,16 +148,6 @@ class KubeConnection(BaseConnection):
                 return False
             raise
         return True
-
-
-def _age(since: str) -> float | None:
-    try:
-        stamp = datetime.fromisoformat(since)
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - stamp).total_seconds()
 
 
 def first_container(deployment: dict[str, Any]) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from remediations.core.runs import how_long
+
 if TYPE_CHECKING:
     from remediations.core.command_result import CommandResult
 
@@ -56,22 +58,31 @@ class CommandFailed(RemediationError):
 
 
 class CommandTimeout(RemediationError):
-    """A command did not finish within its timeout."""
+    """A command did not finish within its timeout (`sent`: it reached the host, and may run on)."""
 
-    def __init__(self, command: str, timeout: float) -> None:
+    def __init__(self, command: str, timeout: float, *, sent: bool = True) -> None:
         self.command = command
         self.timeout = timeout
-        super().__init__(f"`{command}` did not finish within {timeout:g}s")
+        self.sent = sent
+        super().__init__(f"`{command}` did not finish within {timeout:g}s" if sent else
+                         f"no time left to send `{command}`")
 
 
 class HostLocked(RemediationError):
     """Another run holds the host's lock."""
 
-    def __init__(self, host: str, owner: str, since: str) -> None:
+    def __init__(self, host: str, owner: str, since: str, *, age: float | None = None,
+                 stale_after: float | None = None) -> None:
         self.host = host
         self.owner = owner
         self.since = since
-        super().__init__(f"{host} is locked by run {owner} since {since}")
+        self.age = age
+        held = f" (held {how_long(age)}" if age is not None else ""
+        if held and stale_after is not None:
+            held += f"; taken as stale after {how_long(stale_after)}"
+        self.hint = (f"if run {owner} is dead, resume it with --run-id {owner} or clear its "
+                     f"lock with `unlock -l {host} --run-id {owner}`")
+        super().__init__(f"{host} is locked by run {owner} since {since}{held + ')' if held else ''}")
 
 
 class KubeApiError(RemediationError):
@@ -81,3 +92,4 @@ class KubeApiError(RemediationError):
         self.status = status
         self.reason = reason
         super().__init__(message)
+

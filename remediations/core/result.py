@@ -19,10 +19,13 @@ class Status(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     UNREACHABLE = "unreachable"
+    # The controller stopped waiting (timeout, Ctrl-C) after sending a command: it may or
+    # may not have run. The next run on the host reads back what happened.
+    UNKNOWN = "unknown"
 
     @property
     def is_failure(self) -> bool:
-        return self in (Status.FAILED, Status.UNREACHABLE)
+        return self in (Status.FAILED, Status.UNREACHABLE, Status.UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)

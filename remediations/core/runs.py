@@ -50,6 +50,16 @@ class LockOwner:
     since: str
     who: str
 
+    def age(self) -> float | None:
+        """Seconds since the lock was taken (from `since`); None when that is unreadable."""
+        try:
+            stamp = datetime.fromisoformat(self.since)
+        except ValueError:
+            return None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        return (datetime.now(UTC) - stamp).total_seconds()
+
     @classmethod
     def parse(cls, line: str) -> LockOwner:
         parts = line.strip().split("\t")
@@ -59,3 +69,13 @@ class LockOwner:
 
 def owner_line(run: RunContext) -> str:
     return "\t".join((run.run_id, datetime.now(UTC).isoformat(timespec="seconds"), run.user))
+
+
+def how_long(seconds: float) -> str:
+    """`45s`, `12m`, `3h05m`: a duration for a person."""
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -34,11 +34,12 @@ from os import PathLike
 from typing import TYPE_CHECKING
 
 from remediations.connections import connect as default_connect
-from remediations.core.errors import InvalidInput
+from remediations.core.errors import InvalidInput, RemediationError
 from remediations.core.result import Result, Status
 from remediations.core.values import Release
 from remediations.release.kinds import ReleaseState, at_release, import_clients, release_state
 from remediations.run import state
+from remediations.run.interrupt import Interrupt
 from remediations.run.report import Event, Report
 from remediations.run.runner import Connect, RunOptions, Serial, batches, run
 from remediations.run.target import RunContext, Target
@@ -46,10 +47,18 @@ from remediations.run.target import RunContext, Target
 if TYPE_CHECKING:
     from remediations.inventory import Host, Inventory
 
-__all__ = ["ReleaseMissing", "rollback", "rollback_hosts"]
+__all__ = ["ReleaseMissing", "RollbackInterrupted", "rollback", "rollback_hosts"]
 
 NAME = "rollback"
 _PREFLIGHT_TIMEOUT = 120.0
+
+
+class RollbackInterrupted(RemediationError):
+    """Ctrl-C / SIGTERM came while the targets were being read; nothing was changed."""
+
+    def __init__(self, signal: str) -> None:
+        self.signal = signal
+        super().__init__(f"interrupted by {signal} while reading the targets; nothing was changed")
 
 
 class ReleaseMissing(InvalidInput):
@@ -78,6 +87,7 @@ def rollback(inventory: Inventory | str | PathLike[str] | Iterable[str | PathLik
     from remediations.inventory import Inventory, load_inventory
 
     release = Release.parse(release)
+    RunOptions(forks=forks, serial=serial, timeout=timeout)  # refuses bad numbers before anything
     inv = inventory if isinstance(inventory, Inventory) else load_inventory(inventory)
     if connection:
         inv = inv.with_connection(connection)
@@ -91,14 +101,27 @@ def rollback(inventory: Inventory | str | PathLike[str] | Iterable[str | PathLik
 def rollback_hosts(hosts: Sequence[Host], release: str, *, run: RunContext, serial: Serial = None,
                    maintenance: bool = False, auto_revert: bool = True, forks: int = 5,
                    timeout: float = 300.0, on_event: Callable[[Event], None] | None = None,
-                   connect: Connect = default_connect) -> Report:
-    """`rollback` over hosts already selected, inside run `run` (the CLI's entry point)."""
+                   connect: Connect = default_connect,
+                   interrupt: Interrupt | None = None) -> Report:
+    """`rollback` over hosts already selected, inside run `run` (the CLI's entry point).
+
+    Ctrl-C / SIGTERM as `runner.run` takes them, over the whole rollback: no batch is
+    started after the first, nothing is put back after it (a re-run with the same run
+    id finishes the rollback).
+    """
+    if interrupt is None:
+        interrupt = Interrupt()
+        with interrupt.handling():
+            return rollback_hosts(hosts, release, run=run, serial=serial,
+                                  maintenance=maintenance, auto_revert=auto_revert, forks=forks,
+                                  timeout=timeout, on_event=on_event, connect=connect,
+                                  interrupt=interrupt)
     release = Release.parse(release)
     options = RunOptions(forks=forks, serial=serial, timeout=timeout,
                          max_fail_percentage=0.0 if serial else None)
     started = time.monotonic()
     import_clients(hosts)
-    states, unreachable = _preflight(hosts, release, run, forks, connect)
+    states, unreachable = _preflight(hosts, release, run, forks, connect, interrupt)
     previous = {h: state.remember(run.run_id, f"rollback.from.{h}", s.current)
                 for h, s in states.items()}
     reachable = [h for h in hosts if h.name in states]
@@ -116,7 +139,7 @@ def rollback_hosts(hosts: Sequence[Host], release: str, *, run: RunContext, seri
 
     move = functools.partial(at_release, release=release, maintenance=maintenance,
                              reason=f"rollback to {release} (run {run.run_id})", timeout=timeout)
-    report = run_fn(move, reachable, run, options, relay, connect)
+    report = run_fn(move, reachable, run, options, relay, connect, interrupt)
     results = {r.host: r for r in report}
     failing = _first_failing_batch([h.name for h in reachable], serial, results)
     if failing is not None:
@@ -126,14 +149,14 @@ def rollback_hosts(hosts: Sequence[Host], release: str, *, run: RunContext, seri
                 results[name] = results[name].replace(
                     message=f"not run: the rollback stopped after batch {index} "
                             f"({', '.join(batch)}) failed")
-        if auto_revert and not run.check:
+        if auto_revert and not run.check and not interrupt.requested:
             back = {n: previous.get(n) for n in batch
                     if results[n].status is Status.FAILED and previous.get(n) not in (None, release)}
             results.update(_put_back(back, release, reachable, run, forks, timeout, results,
-                                     on_event, connect))
+                                     on_event, connect, interrupt))
     results.update((r.host, r) for r in unreachable)
     merged = Report(run.run_id, NAME, run.started_at, tuple(results[h.name] for h in hosts),
-                    run.check, time.monotonic() - started)
+                    run.check, time.monotonic() - started, interrupted=interrupt.signal)
     if on_event is not None:
         on_event(Event("run_finished", run.run_id, NAME, check=run.check, report=merged))
     return merged
@@ -141,12 +164,14 @@ def rollback_hosts(hosts: Sequence[Host], release: str, *, run: RunContext, seri
 
 def run_fn(fn: Callable[[Target], Result], hosts: Sequence[Host], ctx: RunContext,
            options: RunOptions, on_event: Callable[[Event], None] | None,
-           connect: Connect) -> Report:
-    return run(fn, hosts, run=ctx, options=options, name=NAME, on_event=on_event, connect=connect)
+           connect: Connect, interrupt: Interrupt | None = None) -> Report:
+    return run(fn, hosts, run=ctx, options=options, name=NAME, on_event=on_event, connect=connect,
+               interrupt=interrupt)
 
 
 def _preflight(hosts: Sequence[Host], release: Release, ctx: RunContext, forks: int,
-               connect: Connect) -> tuple[dict[str, ReleaseState], list[Result]]:
+               connect: Connect, interrupt: Interrupt
+               ) -> tuple[dict[str, ReleaseState], list[Result]]:
     """Read every target; raise `ReleaseMissing` before anything is touched."""
 
     found: dict[str, ReleaseState] = {}
@@ -158,7 +183,9 @@ def _preflight(hosts: Sequence[Host], release: Release, ctx: RunContext, forks: 
     quiet = dataclasses.replace(ctx, check=True)
     report = run(read, hosts, run=quiet, options=RunOptions(
         forks=max(forks, 1), timeout=_PREFLIGHT_TIMEOUT, lock=False), name="release_state",
-        connect=connect)
+        connect=connect, interrupt=interrupt)
+    if interrupt.requested:
+        raise RollbackInterrupted(interrupt.signal)
     states: dict[str, ReleaseState] = {}
     missing: dict[str, str] = {}
     unreachable: list[Result] = []
@@ -188,7 +215,7 @@ def _first_failing_batch(names: list[str], serial: Serial,
 def _put_back(back: Mapping[str, str | None], release: Release, hosts: Sequence[Host],
               ctx: RunContext, forks: int, timeout: float, results: Mapping[str, Result],
               on_event: Callable[[Event], None] | None,
-              connect: Connect) -> dict[str, Result]:
+              connect: Connect, interrupt: Interrupt) -> dict[str, Result]:
     """Each failed target of the failing batch, back on the release it was on."""
     if not back:
         return {}
@@ -203,7 +230,7 @@ def _put_back(back: Mapping[str, str | None], release: Release, hosts: Sequence[
 
     report = run(revert, [h for h in hosts if h.name in back], run=ctx,
                  options=RunOptions(forks=forks, timeout=timeout), name="auto_revert",
-                 on_event=relay, connect=connect)
+                 on_event=relay, connect=connect, interrupt=interrupt)
     merged: dict[str, Result] = {}
     for r in report:
         failed = results[r.host]

@@ -27,6 +27,13 @@ _PEEK = script("lock-peek.sh")
 _BREAK = "mv %s %s 2>/dev/null && rm -rf %s; true"
 # `read` is a shell builtin: no process but the `rm` is started on the host.
 _RELEASE = script("lock-release.sh")
+_HEADS = tuple(t.split("%s", 1)[0] for t in (_ACQUIRE, _PEEK, _RELEASE))
+
+
+def is_lock_argv(argv: Sequence[str]) -> bool:
+    """Whether `argv` is one of this module's lock commands (take, look, drop), not a step."""
+    return (len(argv) == 3 and argv[0] == "sh" and argv[1] == "-c"
+            and argv[2].startswith(_HEADS))
 
 
 def acquire_argv(run: RunContext, path: str = LOCK_DIR) -> list[str]:
@@ -65,7 +72,7 @@ def acquire(conn: Connection, run: RunContext, *, path: str = LOCK_DIR,
             conn.run(sh(_BREAK, path, stale, stale), check=False)
             continue
         since = owner.since + (f" by {owner.who}" if owner.who else "")
-        raise HostLocked(conn.name, owner.run_id, since)
+        raise HostLocked(conn.name, owner.run_id, since, age=age, stale_after=stale_after)
 
 
 def release_argv(run: RunContext, path: str = LOCK_DIR) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from remediations.core.result import Result, Status
 
 EventKind = Literal["run_started", "batch_started", "host_started", "host_finished",
-                    "run_finished"]
+                    "interrupted", "run_finished"]
 
 # Exit codes, as Ansible's where they overlap: 2 failed, 4 unreachable.
 EXIT_OK = 0
@@ -19,6 +19,9 @@ EXIT_ERROR = 1
 EXIT_FAILED = 2
 EXIT_LOCKED = 3
 EXIT_UNREACHABLE = 4
+EXIT_UNKNOWN = 5  # a host's state is unknown: the run stopped waiting for a command it sent
+# A run stopped by a signal exits as a shell reports a process killed by it: 128 + signum.
+EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,7 @@ class Report:
     results: tuple[Result, ...]
     check: bool = False
     duration: float = 0.0
+    interrupted: str = ""  # the signal that stopped the run ("SIGINT"), if one did
 
     def __iter__(self) -> Iterator[Result]:
         return iter(self.results)
@@ -43,8 +47,13 @@ class Report:
 
     @property
     def failed(self) -> list[Result]:
-        """Results that failed or whose host was unreachable."""
-        return self._with(Status.FAILED, Status.UNREACHABLE)
+        """Results that failed, whose host was unreachable, or whose host's state is unknown."""
+        return self._with(Status.FAILED, Status.UNREACHABLE, Status.UNKNOWN)
+
+    @property
+    def unknown(self) -> list[Result]:
+        """Hosts the run stopped waiting for after sending a command: it may have run."""
+        return self._with(Status.UNKNOWN)
 
     @property
     def changed(self) -> list[Result]:
@@ -63,6 +72,10 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED.get(self.interrupted, 130)
+        if self._with(Status.UNKNOWN):
+            return EXIT_UNKNOWN
         if self._with(Status.FAILED):
             return EXIT_FAILED
         if self._with(Status.UNREACHABLE):
@@ -78,6 +91,7 @@ class Report:
             "started_at": self.started_at.isoformat(),
             "check": self.check,
             "duration": round(self.duration, 3),
+            "interrupted": self.interrupted or None,
             "counts": self.counts(),
             "exit_code": self.exit_code,
             "results": [r.to_dict() for r in self.results],
@@ -99,6 +113,7 @@ class Event:
     report: Report | None = None
     hosts: tuple[str, ...] = ()
     check: bool = False
+    message: str = ""
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +124,8 @@ class Event:
             data["host"] = self.host
         if self.hosts:
             data["hosts"] = list(self.hosts)
+        if self.message:
+            data["message"] = self.message
         if self.result is not None:
             data["result"] = self.result.to_dict()
         if self.report is not None:

@@ -18,7 +18,8 @@ from remediations.run.report import Event, Report
 from remediations.run.state import append_jsonl
 
 _STYLE = {Status.OK: "green", Status.CHANGED: "yellow", Status.FAILED: "bold red",
-          Status.SKIPPED: "cyan", Status.UNREACHABLE: "bold magenta"}
+          Status.SKIPPED: "cyan", Status.UNREACHABLE: "bold magenta",
+          Status.UNKNOWN: "bold yellow"}
 _EVIDENCE_LINES = 15
 _PIPE_WIDTH = 160
 
@@ -69,6 +70,13 @@ class AuditLog:
         self.who = who()
 
     def __call__(self, event: Event) -> None:
+        if event.kind == "interrupted":
+            append_jsonl(self.path, {
+                "time": event.time.isoformat(), "who": self.who, "run_id": event.run_id,
+                "event": "interrupted", "remediation": event.remediation,
+                "message": event.message, "in_flight": list(event.hosts), "check": event.check,
+            })
+            return
         if event.kind != "host_finished" or event.result is None:
             return
         r = event.result
@@ -121,6 +129,9 @@ class TextReporter:
     def _on_host_finished(self, event: Event) -> None:
         self.err(self.host_line(event))
 
+    def _on_interrupted(self, event: Event) -> None:
+        self.err(self.say(f"interrupted: {event.message}", "bold yellow"))
+
     def host_line(self, event: Event) -> str:
         r = event.result
         assert r is not None
@@ -136,8 +147,12 @@ class TextReporter:
         for r in report:
             self._details(r)
         counts = " ".join(f"{k}={v}" for k, v in report.counts().items() if v)
+        stopped = f", interrupted by {report.interrupted}" if report.interrupted else ""
         self.out(f"{self.say(counts or 'no hosts', 'bold')} in {report.duration:.1f}s "
-                 f"(exit {report.exit_code})")
+                 f"(exit {report.exit_code}{stopped})")
+        if report.unknown:
+            self.out(self.say(f"state unknown on {', '.join(r.host for r in report.unknown)}: "
+                              "the next run there reads back what happened", "bold yellow"))
 
     def table(self, report: Report) -> None:
         rows = [("host", "remediation", "status", "message", "time")]
@@ -162,6 +177,10 @@ class TextReporter:
         if self.show_diff and r.diff is not None and (r.changed or r.check):
             self.out(f"{self.say(r.host, 'bold')} diff:")
             self.out(self.esc(r.diff.unified(r.data.get("unit", r.remediation))))
+        if r.status is Status.UNKNOWN and r.commands:
+            self.out(f"{self.say(r.host, 'bold yellow')} sent (it may still be running there):")
+            for c in r.commands[-3:]:
+                self.out(f"    {self.esc(' '.join(c.split())[:300])}")
         if r.failed and r.evidence:
             tail = "\n".join(r.evidence.rstrip().splitlines()[-_EVIDENCE_LINES:])
             self.out(f"{self.say(r.host, 'bold red')} evidence:\n{self.esc(tail)}")
