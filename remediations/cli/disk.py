@@ -18,6 +18,7 @@ from remediations.cli.options import (
     run_remediation,
     validated,
 )
+from remediations.cli.values import Range, Text
 
 
 def _inside_every_hosts_roots(opts: Common, path: str, roots: Callable[[Any], tuple[str, ...]],
@@ -49,8 +50,6 @@ def disk_usage(c: Any, opts: Common, path: str = "/", max_percent: float = 0.0) 
     from remediations.host import disk
 
     where = validated(opts, disk.absolute_path, path)
-    if max_percent and not 0 < max_percent <= 100:
-        raise fail(reporter_for(opts), "--max-percent must be within (0, 100]")
     fn = functools.partial(disk.disk_usage, path=where, max_percent=max_percent or None)
     run_remediation(opts, fn, name="disk_usage", lock=False)
 
@@ -62,9 +61,6 @@ def truncate_log(c: Any, opts: Common, path: str = "", keep_lines: int = 1000,
 
     required(opts, path, "--path", "/srv/app/current/storage/logs/laravel.log")
     where = validated(opts, disk.absolute_path, path)
-    validated(opts, functools.partial(disk.whole_number, minimum=1), keep_lines, "--keep-lines")
-    if min_size_mb < 0:
-        raise fail(reporter_for(opts), "--min-size-mb must not be negative")
     _inside_every_hosts_roots(opts, where, disk.log_roots, "path")
     from remediations.host.logs import log_truncated
 
@@ -98,8 +94,6 @@ def large_logs(c: Any, opts: Common, root: str = "/var/log", min_size_mb: float 
     from remediations.host import disk
 
     where = validated(opts, disk.absolute_path, root, "root")
-    if min_size_mb < 0:
-        raise fail(reporter_for(opts), "--min-size-mb must not be negative")
     fn = functools.partial(disk.large_logs, root=where, min_size_mb=min_size_mb)
     run_remediation(opts, fn, name="large_logs", lock=False)
 
@@ -126,30 +120,38 @@ def db_check(c: Any, opts: Common) -> None:
     run_remediation(opts, database_reachable, name="database_reachable", lock=False)
 
 
+# A size in MiB: up to 2**62 bytes, `remediations.host.disk.MAX_BYTES`.
+_MIB = Range(0, 2**42)
+
+
 def register(ns: Collection) -> None:
     """Add this area's tasks to `ns`."""
     ns.add_task(make_task(disk_usage, name="disk-usage", params=(
         ("path", "/", "a path on the file system to measure"),
-        ("max_percent", 0.0, "fail when more than this percentage is used, e.g. 80"),
+        ("max_percent", 0.0, "fail when more than this percentage is used, e.g. 80",
+         Range(0, 100, low_open=True, unset=0.0)),
     )))
     ns.add_task(make_task(truncate_log, name="truncate-log", params=(
         ("path", "", "the log, inside the allowed log roots (inventory log_roots)"),
-        ("keep_lines", 1000, "lines to keep at the end of the log"),
-        ("min_size_mb", 0.0, "leave the log alone when it is smaller than this (MiB)"),
+        ("keep_lines", 1000, "lines to keep at the end of the log", Range(1, 10**8)),
+        ("min_size_mb", 0.0, "leave the log alone when it is smaller than this (MiB)", _MIB),
     ), yes="confirm dropping the log's older lines (not needed with --check)"))
     ns.add_task(make_task(remove_old_files, name="remove-old-files", params=(
         ("root", "", "folder inside the allowed cleanup roots (inventory cleanup_roots)"),
-        ("days", -1, "remove files modified more than this many days ago (find -mtime +DAYS)"),
+        ("days", -1, "remove files modified more than this many days ago (find -mtime +DAYS)",
+         Range(0, 36_500, unset=-1)),
         ("pattern", "*", "file-name glob, e.g. '*.sql.gz'"),
-        ("keep_last", 0, "always keep this many of the newest matching files"),
+        ("keep_last", 0, "always keep this many of the newest matching files",
+         Range(0, 10**6)),
     ), yes="confirm deleting the files (not needed with --check)"))
     ns.add_task(make_task(large_logs, name="large-logs", params=(
         ("root", "/var/log", "folder to search"),
-        ("min_size_mb", 100.0, "list files bigger than this (MiB)"),
+        ("min_size_mb", 100.0, "list files bigger than this (MiB)", _MIB),
     )))
     ns.add_task(make_task(preserve_evidence, name="preserve-evidence", params=(
         ("paths", "", "comma-separated files (default: laravel.log, nginx and php-fpm logs)"),
-        ("fetch_to", "", "also copy the archive to this directory here, checking its sha256"),
+        ("fetch_to", "", "also copy the archive to this directory here, checking its sha256",
+         Text(path=True)),
         ("archive_dir", "", "where the archive goes on the host (default "
                             "/var/lib/remediations/incidents)"),
     )))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,12 +18,7 @@ from remediations.cli.options import (
     run_remediation,
     validated,
 )
-
-
-def _positive(opts: Common, value: float, flag: str) -> float:
-    if not value > 0:
-        raise fail(reporter_for(opts), f"{flag} must be positive, got {value!r}")
-    return value
+from remediations.cli.values import DAY, Range, shown
 
 
 def _services(opts: Common, text: str) -> list[str]:
@@ -44,7 +40,7 @@ def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0
     from remediations.docker.compose import compose_service_restarted
 
     fn = functools.partial(compose_service_restarted, service=_service(opts, service),
-                           timeout=_positive(opts, wait, "--wait"))
+                           timeout=wait)
     run_remediation(opts, fn, name="compose_service_restarted")
 
 
@@ -52,7 +48,7 @@ def compose_restart_stack(c: Any, opts: Common, wait: float = 300.0) -> None:
     """Take the whole compose project down and up again (once per run); wait until all are healthy."""
     from remediations.docker.compose import compose_stack_restarted
 
-    fn = functools.partial(compose_stack_restarted, timeout=_positive(opts, wait, "--wait"))
+    fn = functools.partial(compose_stack_restarted, timeout=wait)
     run_remediation(opts, fn, name="compose_stack_restarted")
 
 
@@ -69,7 +65,7 @@ def compose_start(c: Any, opts: Common, services: str = "", wait: float = 120.0)
     from remediations.docker.compose import compose_services_started
 
     fn = functools.partial(compose_services_started, services=_services(opts, services),
-                           timeout=_positive(opts, wait, "--wait"))
+                           timeout=wait)
     run_remediation(opts, fn, name="compose_services_started")
 
 
@@ -85,7 +81,7 @@ def compose_tag(c: Any, opts: Common, service: str = "", tag: str = "", tag_var:
     fn = functools.partial(compose_service_at_tag, service=name,
                            tag=validated(opts, Release.parse, tag),
                            tag_var=validated(opts, env_name, tag_var),
-                           timeout=_positive(opts, wait, "--wait"))
+                           timeout=wait)
     run_remediation(opts, fn, name="compose_service_at_tag")
 
 
@@ -99,12 +95,10 @@ def restart_if_memory(c: Any, opts: Common, container: str = "", max_mb: float =
     ref = validated(opts, container_ref, container)
     if bool(max_mb) == bool(max_percent):
         raise fail(reporter_for(opts), "give one of --max-mb and --max-percent")
-    if max_mb < 0 or not 0 <= max_percent <= 100:
-        raise fail(reporter_for(opts), "--max-mb must be positive, --max-percent within (0, 100]")
     fn = functools.partial(container_restarted_above_memory, service_or_container=ref,
                            max_bytes=int(max_mb * 1024 * 1024) if max_mb else None,
                            max_percent=max_percent or None,
-                           timeout=_positive(opts, wait, "--wait"))
+                           timeout=wait)
     run_remediation(opts, fn, name="container_restarted_above_memory")
 
 
@@ -129,7 +123,9 @@ def docker_prune(c: Any, opts: Common, until: str = "", label: str = "", all_ima
         validated(opts, parse_until, until, datetime.now(UTC))
     labels = [x.strip() for x in label.split(",") if x.strip()]
     for item in labels:
-        validated(opts, parse_label_filter, item)
+        if ".." in validated(opts, parse_label_filter, item).key:
+            raise fail(reporter_for(opts), f"not a valid label filter: {shown(item)} (a label "
+                                           "key has no '..': com.example.role)")
     if build_cache and labels:
         raise fail(reporter_for(opts), "build cache records carry no labels: drop --build-cache "
                                        "or --label")
@@ -146,8 +142,6 @@ def clear_container_logs(c: Any, opts: Common, container: str = "", keep_lines: 
     from remediations.docker.engine import container_ref
 
     required(opts, container, "--container", "backend")
-    if keep_lines < 0:
-        raise fail(reporter_for(opts), "--keep-lines must not be negative")
     fn = functools.partial(container_logs_cleared,
                            container=validated(opts, container_ref, container),
                            keep_lines=keep_lines)
@@ -163,10 +157,20 @@ def save_compose_logs(c: Any, opts: Common, services: str = "", since: str = "",
     from remediations.host.disk import absolute_path
 
     wanted = _services(opts, services) if services else None
+    if since and not _SINCE.fullmatch(since):
+        raise fail(reporter_for(opts), f"--since must be a duration such as 10m or 1h30m, a Unix "
+                                       f"time or a date such as 2026-11-23T10:00:00Z, got "
+                                       f"{shown(since)}")
     directory = validated(opts, absolute_path, dest_dir or INCIDENT_DIR, "--dest-dir")
     fn = functools.partial(compose_logs_saved, services=wanted, since=since or None,
                            dest_dir=directory)
     run_remediation(opts, fn, name="compose_logs_saved")
+
+
+# What `docker compose logs --since` takes: a Go duration, a Unix time, or an RFC 3339 date.
+_SINCE = re.compile(r"([0-9]{1,9}(\.[0-9]{1,9})?(ns|us|ms|s|m|h)){1,6}|[0-9]{1,11}(\.[0-9]{1,9})?"
+                    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+                    r"(Z|[+-][0-9]{2}:?[0-9]{2})?)?")
 
 
 def compose_ps(c: Any, opts: Common) -> None:
@@ -176,13 +180,16 @@ def compose_ps(c: Any, opts: Common) -> None:
     run_remediation(opts, compose_services, name="compose_services", lock=False)
 
 
+_WAIT = Range(0, DAY, low_open=True)
+
+
 def register(ns: Collection) -> None:
     """Add the Docker and compose tasks to `ns`."""
-    wait = ("wait", 120.0, "seconds to wait for the services to be healthy")
+    wait = ("wait", 120.0, "seconds to wait for the services to be healthy", _WAIT)
     ns.add_task(make_task(compose_restart, name="compose-restart", params=(
         ("service", "", "the compose service, e.g. backend"), wait)))
     ns.add_task(make_task(compose_restart_stack, name="compose-restart-stack", params=(
-        ("wait", 300.0, "seconds to wait for every service to be healthy"),)))
+        ("wait", 300.0, "seconds to wait for every service to be healthy", _WAIT),)))
     ns.add_task(make_task(compose_stop, name="compose-stop", params=(
         ("services", "", "comma-separated compose services, e.g. worker"),)))
     ns.add_task(make_task(compose_start, name="compose-start", params=(
@@ -191,11 +198,13 @@ def register(ns: Collection) -> None:
         ("service", "", "the compose service, e.g. backend"),
         ("tag", "", "the image tag to run, e.g. v1.2.2"),
         ("tag_var", "APP_TAG", "the variable the compose file takes the tag from"),
-        ("wait", 180.0, "seconds to wait for the service to be healthy"))))
+        ("wait", 180.0, "seconds to wait for the service to be healthy", _WAIT))))
     ns.add_task(make_task(restart_if_memory, name="restart-if-memory", params=(
         ("container", "", "a container name or id, or a compose service"),
-        ("max_mb", 0.0, "restart when it uses more than this many MiB"),
-        ("max_percent", 0.0, "restart when it uses more than this share of its limit"), wait)))
+        ("max_mb", 0.0, "restart when it uses more than this many MiB",
+         Range(0, 2**42, low_open=True, unset=0.0)),
+        ("max_percent", 0.0, "restart when it uses more than this share of its limit",
+         Range(0, 100, low_open=True, unset=0.0)), wait)))
     ns.add_task(make_task(container_stats, name="container-stats", params=(
         ("container", "", "a container name or id, or a compose service"),)))
     ns.add_task(make_task(docker_prune, name="docker-prune", params=(
@@ -208,7 +217,7 @@ def register(ns: Collection) -> None:
         ("images", True, "images (--no-images to keep them)")), yes="confirm removing them (not needed with --check)"))
     ns.add_task(make_task(clear_container_logs, name="clear-container-logs", params=(
         ("container", "", "a container name or id, or a compose service"),
-        ("keep_lines", 0, "lines to keep at the end of the log")),
+        ("keep_lines", 0, "lines to keep at the end of the log", Range(0, 10**8))),
         yes="confirm dropping the log lines (not needed with --check)"))
     ns.add_task(make_task(save_compose_logs, name="save-compose-logs", params=(
         ("services", "", "comma-separated services (default: every one)"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from typing import Any
 
 from invoke.collection import Collection
@@ -21,9 +22,12 @@ from remediations.cli.options import (
     run_remediation,
     validated,
 )
+from remediations.cli.values import DAY, Range, shown
 
 # Left to the runner past the rollout wait: taking and dropping the lock, reading.
 _MARGIN = 30.0
+# A container's name in a pod: an RFC 1123 label.
+_CONTAINER = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def _wait(opts: Common) -> float:
@@ -50,6 +54,9 @@ def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> Non
     if not image:
         raise fail(reporter_for(opts), "--image is required, e.g. --image registry/app:v1.2.3")
     ref = validated(opts, validate_image, image)
+    if container and not _CONTAINER.fullmatch(container):
+        raise fail(reporter_for(opts), f"--container must be a container name (lower-case letters, "
+                                       f"digits and '-'), got {shown(container)}")
     fn = functools.partial(image_set, image=ref, container=container or None, timeout=_wait(opts))
     run_remediation(opts, fn, name="image_set")
 
@@ -69,8 +76,6 @@ def rollout_undo(c: Any, opts: Common, to_revision: int = 0, release: str = "") 
 
     if to_revision and release:
         raise fail(reporter_for(opts), "give --to-revision or --release, not both")
-    if to_revision < 0:
-        raise fail(reporter_for(opts), f"--to-revision must be a revision number, got {to_revision}")
     tag = validated(opts, Release.parse, release) if release else None
     fn = functools.partial(deployment_rolled_back, to_revision=to_revision or None, release=tag,
                            timeout=_wait(opts))
@@ -81,8 +86,6 @@ def rollout_status(c: Any, opts: Common, wait: float = 300.0) -> None:
     """Wait up to --wait seconds for each rollout to finish (kubectl rollout status's rules)."""
     from remediations.kubernetes.rollout import rollout_complete
 
-    if wait <= 0:
-        raise fail(reporter_for(opts), f"--wait must be positive, got {wait:g}")
     # The host's timeout must outlast the wait, or the runner would abandon it first.
     opts = dataclasses.replace(opts, timeout=max(opts.timeout, wait + _MARGIN))
     run_remediation(opts, functools.partial(rollout_complete, timeout=wait),
@@ -92,7 +95,8 @@ def rollout_status(c: Any, opts: Common, wait: float = 300.0) -> None:
 def register(ns: Collection) -> None:
     """Add this area's tasks to `ns`."""
     ns.add_task(make_task(scale, name="scale", params=(
-        ("replicas", -1, "number of replicas to leave ready (0 needs --yes)"),
+        ("replicas", -1, "number of replicas to leave ready, 0-10000 (0 needs --yes)",
+         Range(0, 10_000, unset=-1)),
     ), yes="with --replicas 0: confirm taking every pod down (not needed with --check)"))
     ns.add_task(make_task(set_image, name="set-image", params=(
         ("image", "", "image reference, e.g. registry.example/shop/app:v1.2.3"),
@@ -100,9 +104,12 @@ def register(ns: Collection) -> None:
     )))
     ns.add_task(make_task(rollout_restart, name="rollout-restart"))
     ns.add_task(make_task(rollout_undo, name="rollout-undo", params=(
-        ("to_revision", 0, "revision to roll back to (default: the previous one)"),
+        ("to_revision", 0, "revision to roll back to (default: the previous one)",
+         Range(0, 10**9)),
         ("release", "", "roll back to the newest revision running this image tag, e.g. v1.2.2"),
     )))
     ns.add_task(make_task(rollout_status, name="rollout-status", params=(
-        ("wait", 300.0, "seconds to wait for the rollout to finish"),
+        # The host's timeout becomes wait + _MARGIN, which must stay within --timeout's range.
+        ("wait", 300.0, f"seconds to wait for the rollout to finish (at most {DAY - _MARGIN:g})",
+         Range(0, DAY - _MARGIN, low_open=True)),
     )))

@@ -7,6 +7,8 @@ input exits 1 with nothing touched.
 from __future__ import annotations
 
 import functools
+import math
+import re
 from typing import Any
 
 from invoke.collection import Collection
@@ -19,6 +21,7 @@ from remediations.cli.options import (
     run_remediation,
     validated,
 )
+from remediations.cli.values import Range, Text, shown
 
 
 def _csv(text: str) -> list[str]:
@@ -64,8 +67,6 @@ def maintenance_on_task(c: Any, opts: Common, message: str = "", secret: str = "
         validated(opts, validate_secret, secret)
     if url:
         validated(opts, validate.http_url, url)
-    if not 1 <= retry <= 86400:
-        raise fail(reporter_for(opts), f"--retry must be 1-86400 seconds, got {retry}")
     fn = functools.partial(maintenance_on, message=message or None, secret=secret or None,
                            retry=retry, url=url or None)
     run_remediation(opts, fn, name="maintenance_on")
@@ -131,17 +132,28 @@ def clear_schedule_cache(c: Any, opts: Common) -> None:
 def php_settings_task(c: Any, opts: Common, names: str = "", pool: str = "",
                       at_least: str = "") -> None:
     """Show PHP settings as php-fpm and the CLI see them (upload/post sizes, memory, time)."""
-    from remediations.laravel.php import SETTINGS, ini_names, php_settings
+    from remediations.laravel.php import SETTINGS, amount, ini_names, php_settings
 
     chosen = validated(opts, ini_names, _csv(names) or SETTINGS)
+    if pool and not _POOL.fullmatch(pool):
+        raise fail(reporter_for(opts), f"--pool must be a php-fpm pool name such as www, "
+                                       f"got {shown(pool)}")
     floors: dict[str, str] = {}
     for item in _csv(at_least):
         key, sep, value = item.partition("=")
         if not sep or not value.strip():
-            raise fail(reporter_for(opts), f"--at-least takes name=value pairs, got {item!r}")
-        floors[validated(opts, ini_names, [key.strip()])[0]] = value.strip()
+            raise fail(reporter_for(opts), f"--at-least takes name=value pairs, got {shown(item)}")
+        name = validated(opts, ini_names, [key.strip()])[0]
+        if math.isnan(amount(name, value)):
+            raise fail(reporter_for(opts), f"--at-least {name}: not a size or number such as 64M "
+                                           f"or 30, got {shown(value.strip())}")
+        floors[name] = value.strip()
     fn = functools.partial(php_settings, names=chosen, pool=pool or None, at_least=floors or None)
     run_remediation(opts, fn, name="php_settings", lock=False)
+
+
+# A php-fpm pool: the [name] of a pool section, as pools are named in practice.
+_POOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
 def reload_octane(c: Any, opts: Common) -> None:
@@ -161,9 +173,10 @@ def register(ns: Collection) -> None:
         (rebuild_caches, "rebuild-caches", (("kinds", "", f"config,route,view,event: {kinds_help}"),)),
         (reset_opcache, "reset-opcache", (("service", "", "php-fpm unit (default: php_fpm_service)"),)),
         (maintenance_on_task, "maintenance-on", (
-            ("message", "", "message for the 503 page"),
+            ("message", "", "message for the 503 page", Text(dash=True)),
             ("secret", "", "bypass secret: /<secret> lets a browser in (masked in reports)"),
-            ("retry", 60, "Retry-After seconds"), ("url", "", url_help))),
+            ("retry", 60, "Retry-After seconds (1-86400)", Range(1, 86_400)),
+            ("url", "", url_help))),
         (maintenance_off_task, "maintenance-off", (("url", "", url_help),)),
         (storage_link, "storage-link", ()),
         (fix_storage_permissions, "fix-storage-permissions", (

@@ -2,7 +2,9 @@
 
 Tasks get a generated signature (their own arguments first, then these), so
 Invoke's short flags come out the same everywhere: -i -l -c -d -j -r -f, and -y
-(--yes) on the tasks that remove data. Every error a task meets ends as one line
+(--yes) on the tasks that remove data. Every option's value is checked before the
+task's body runs (`remediations.cli.values`: a Range for each number, a Text for each
+string). Every error a task meets ends as one line
 (`error: ...`, or a JSON `{"event": "error"}` object with --json) and an exit code,
 never a traceback. Heavy modules are imported inside functions to keep `--list`
 and `--help` fast.
@@ -22,10 +24,15 @@ from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task
 
+from remediations.cli.values import DAY, BadNumber, Range, Text, refused
+
 if TYPE_CHECKING:
     from remediations.inventory import Host
 
-Param = tuple[str, Any, str]  # name, default, help
+
+# name, default, help[, the values it accepts: a Range for a number, a Text for a string
+# (Text() when not given)]. Every numeric option declares its Range.
+Param = tuple[str, Any, str] | tuple[str, Any, str, Range | Text]
 
 COMMON: tuple[Param, ...] = (
     ("inventory", "", "inventory file(s), comma-separated (default: $REMEDIATIONS_INVENTORY)"),
@@ -34,13 +41,14 @@ COMMON: tuple[Param, ...] = (
     ("diff", False, "show the state before and after"),
     ("json", False, "one JSON object per event on stdout, for machines"),
     ("run_id", "", "run id; re-using one resumes it (restarts done by it are not repeated)"),
-    ("forks", 5, "hosts worked on at once"),
+    ("forks", 5, "hosts worked on at once (1-1000)", Range(1, 1000)),
     ("serial", "", "batch size: N, N%, or a list '1,50%' (the last size repeats)"),
     ("max_fail_percentage", "", "stop after a batch whose failures exceed this percentage"),
-    ("timeout", 300.0, "seconds each host may take, connection and verification included"),
+    ("timeout", 300.0, "seconds each host may take, connection and verification included "
+                       "(at most 86400)", Range(0, DAY, low_open=True)),
     ("connection", "", "override every host's connection: ssh, docker, local or kubernetes"),
     ("audit_log", "", ("append-only JSON lines audit log (default: $REMEDIATIONS_AUDIT_LOG "
-                       "or ~/.local/state/remediations/audit.jsonl)")),
+                       "or ~/.local/state/remediations/audit.jsonl)"), Text(path=True)),
 )
 
 
@@ -79,9 +87,10 @@ class _Task(Task):  # type: ignore[type-arg]
     """
 
     def __init__(self, body: Callable[..., None], *, options: tuple[dict[str, Any], ...],
-                 **kwargs: Any) -> None:
+                 accepts: dict[str, Range | Text] | None = None, **kwargs: Any) -> None:
         super().__init__(body, **kwargs)
         self.option_specs = options  # `Argument` keywords, one dict an option (`_options`)
+        self.accepts = accepts or {}  # the values each option takes (`refused`), by name
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Task:
         # Invoke deep-copies every task when it loads a collection. A task's body and
@@ -109,7 +118,7 @@ def _options(params: tuple[Param, ...], positional: tuple[str, ...]) -> tuple[di
     """
     taken = {p[0] for p in params}
     built: list[dict[str, Any]] = []
-    for name, default, help in params:
+    for name, default, help, *_ in params:
         long = name.replace("_", "-")
         opts: dict[str, Any] = {"positional": name in positional, "help": help}
         if long != name:
@@ -134,20 +143,6 @@ _SHARED_NAMES = _COMMON_NAMES | {YES}
 _SHORT_LETTERS = frozenset(SHORT.values())
 
 
-@dataclass(frozen=True, slots=True)
-class BadNumber:
-    """A numeric option given something that is not a number; reported by the task."""
-
-    flag: str
-    raw: str
-    whole: bool
-
-    @property
-    def message(self) -> str:
-        what = "a whole number" if self.whole else "a number"
-        return f"--{self.flag} must be {what}, got {self.raw!r}"
-
-
 class _Number(_Argument):
     """A numeric option whose bad value becomes a one-line error, not a parser traceback.
 
@@ -162,6 +157,9 @@ class _Number(_Argument):
     def set_value(self, value: Any, cast: bool = True) -> None:
         if cast and isinstance(value, str):
             try:
+                # Only what a user types: Python would also take ' 5\n', '1_000' and '５'.
+                if not value.isascii() or "_" in value or value != value.strip():
+                    raise ValueError(value)
                 value = self.cast(value)
             except ValueError:
                 value = BadNumber(self.names[0], value, self.cast is int)
@@ -195,17 +193,19 @@ def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...]
     """
     own = [p[0] for p in params]
     every = params + COMMON + (((YES, False, yes),) if yes else ())
+    accepts = {p[0]: p[3] for p in every if len(p) > 3}
 
     def task_body(ctx: Any, **kwargs: Any) -> None:
         if any(kwargs.get(p) in ("-h", "--help") for p in positional):
             _print_help(task)
             return
+        given = [(p[0], kwargs.get(p[0])) for p in every]
         shared = Common(**{p[0]: kwargs.pop(p[0]) for p in COMMON},
                         yes=kwargs.pop(YES, False))
         reporter = reporter_for(shared)
-        bad = [v for v in (*kwargs.values(), *vars_of(shared)) if isinstance(v, BadNumber)]
-        if bad:
-            raise fail(reporter, bad[0].message)
+        problem = refused(given, accepts)
+        if problem:
+            raise fail(reporter, problem)
         _guarded(reporter, lambda: body(ctx, shared, **{k: kwargs[k] for k in own}))
 
     sig = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
@@ -214,12 +214,9 @@ def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...]
     task_body.__doc__ = body.__doc__
     task_body.__name__ = name
     task = _Task(task_body, name=name, help={p[0]: p[2] for p in every},
-                 positional=list(positional), options=_options(every, positional))
+                 positional=list(positional), options=_options(every, positional),
+                 accepts=accepts)
     return task
-
-
-def vars_of(opts: Common) -> tuple[Any, ...]:
-    return tuple(getattr(opts, f) for f in Common.__dataclass_fields__)
 
 
 def _guarded(reporter: Any, call: Callable[[], None]) -> None:
@@ -330,8 +327,8 @@ def run_remediation(opts: Common, remediation: Callable[..., Any], *, name: str,
         )
         if confirm is not None:
             needs_yes(opts, *confirm)
+        audit = AuditLog(_writable(_audit_path(opts)))  # before the run record is written
         ctx = state.start_run(opts.run_id or None, check=opts.check, diff=opts.diff)
-        audit = AuditLog(_writable(_audit_path(opts)))
     except (RemediationError, ValueError, OSError) as exc:
         raise fail(reporter, str(exc)) from None
 
@@ -340,9 +337,25 @@ def run_remediation(opts: Common, remediation: Callable[..., Any], *, name: str,
         audit(event)
 
     report = run(remediation, hosts, run=ctx, options=options, name=name, on_event=on_event)
+    finish(report)
+    return report
+
+
+def finish(report: Any) -> None:
+    """Exit with the report's code (`Exit`); 0 returns.
+
+    A run stopped by a second Ctrl-C left threads waiting on hosts: the process ends at
+    once (its report and audit lines are written by then) instead of waiting for them.
+    """
+    import threading
+
+    if report.interrupted and any(t.name.startswith("remediations") and t.is_alive()
+                                  for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(report.exit_code)
     if report.exit_code:
         raise Exit(code=report.exit_code)
-    return report
 
 
 def selected_hosts(opts: Common) -> list[Host]:

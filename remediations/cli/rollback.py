@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from invoke.collection import Collection
-from invoke.exceptions import Exit
 
 from remediations.cli.options import (
     Common,
     _audit_path,
     _serial,
+    _writable,
     fail,
+    finish,
     make_task,
     reporter_for,
     required,
@@ -29,8 +30,9 @@ def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
     """
     from remediations.core.errors import RemediationError
     from remediations.core.values import Release
-    from remediations.release.rollback import rollback_hosts
+    from remediations.release.rollback import RollbackInterrupted, rollback_hosts
     from remediations.run import state
+    from remediations.run.report import EXIT_INTERRUPTED
     from remediations.run.reporters import AuditLog
 
     reporter = reporter_for(opts)
@@ -41,8 +43,9 @@ def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
         if opts.max_fail_percentage:
             raise fail(reporter, "rollback stops at the first batch that fails: "
                                  "--max-fail-percentage does not apply")
+        # Checked before the run record is written: a run must not act and then fail to audit.
+        audit = AuditLog(_writable(_audit_path(opts)))
         ctx = state.start_run(opts.run_id or None, check=opts.check, diff=opts.diff)
-        audit = AuditLog(_audit_path(opts))
 
         def on_event(event: Any) -> None:
             reporter(event)
@@ -51,10 +54,11 @@ def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
         report = rollback_hosts(hosts, release, run=ctx, serial=_serial(opts.serial),
                                 maintenance=maintenance, auto_revert=auto_revert,
                                 forks=opts.forks, timeout=opts.timeout, on_event=on_event)
+    except RollbackInterrupted as exc:
+        raise fail(reporter, str(exc), code=EXIT_INTERRUPTED.get(exc.signal, 130)) from None
     except (RemediationError, ValueError, OSError) as exc:
         raise fail(reporter, str(exc)) from None
-    if report.exit_code:
-        raise Exit(code=report.exit_code)
+    finish(report)
 
 
 def register(ns: Collection) -> None:

@@ -9,6 +9,7 @@ from invoke.collection import Collection
 from invoke.exceptions import Exit
 
 from remediations.cli.options import fail, make_task, reporter_for
+from remediations.cli.values import Text
 
 if TYPE_CHECKING:
     from remediations.cli.options import Common
@@ -65,5 +66,6 @@ def smoke(c: Any, opts: Common, path: str = "tests/smoke") -> None:
 
 def register(ns: Collection) -> None:
     ns.add_task(make_task(smoke, name="smoke", params=(
-        ("path", "tests/smoke", "file or folder of the smoke tests (pytest, @pytest.mark.smoke)"),
+        ("path", "tests/smoke", "file or folder of the smoke tests (pytest, @pytest.mark.smoke)",
+         Text(path=True)),
     )))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from invoke.collection import Collection
@@ -15,6 +16,7 @@ from remediations.cli.options import (
     run_remediation,
     validated,
 )
+from remediations.cli.values import Range, Text, shown
 
 
 def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
@@ -43,9 +45,16 @@ def health(c: Any, opts: Common, url: str = "", field: str = "", value: str = ""
 
     if url:
         validated(opts, validate.http_url, url)
+    if field and not _JSON_FIELD.fullmatch(field):
+        raise fail(reporter_for(opts), f"--field must be a dotted JSON field such as status or "
+                                       f"checks.db.status, got {shown(field)}")
     fn = functools.partial(http_ok, url=url or None, json_field=field or None,
                            json_value=value or None, from_host=from_host, retries=retries)
     run_remediation(opts, fn, name="http_ok", lock=False)
+
+
+# Names of letters, digits, '_' and '-' (any alphabet), joined by dots: no empty one.
+_JSON_FIELD = re.compile(r"[\w-]{1,128}(\.[\w-]{1,128}){0,31}")
 
 
 def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_lines: int = 1000,
@@ -62,10 +71,11 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
         raise fail(reporter_for(opts), "name a runbook; `runbook --list` lists them")
     fn = validated(opts, runbooks.runbook, name)
     kwargs: dict[str, Any] = {}
+    address = validated(opts, validate.ip_or_cidr, ip) if ip else ""  # checked even if unused
     if name in runbooks.NEEDS_IP:
-        if not ip:
+        if not address:
             raise fail(reporter_for(opts), f"runbook {name} needs --ip ADDRESS")
-        kwargs["ip"] = validated(opts, validate.ip_or_cidr, ip)
+        kwargs["ip"] = address
     if name == "disk-full":
         kwargs.update(keep_lines=keep_lines, max_percent=max_percent)
         if backup_days >= 0:
@@ -87,7 +97,16 @@ def _runbook_confirm(name: str, allow_database_restart: bool) -> tuple[str, str]
 
 
 def build_namespace() -> Collection:
-    from remediations.cli import disk, docker, kubernetes, laravel, rollback, services, workers
+    from remediations.cli import (
+        disk,
+        docker,
+        kubernetes,
+        laravel,
+        locks,
+        rollback,
+        services,
+        workers,
+    )
     from remediations.cli.smoke import register as register_smoke
 
     ns = Collection()
@@ -101,23 +120,26 @@ def build_namespace() -> Collection:
     ns.add_task(make_task(health, name="health", params=(
         ("url", "", "URL to check instead of the host's health_url"),
         ("field", "", "dotted JSON field that must be present, e.g. status"),
-        ("value", "", "value the JSON field must have"),
+        ("value", "", "value the JSON field must have", Text(dash=True)),  # -1 is a value
         ("from_host", False, "run the check on the host (curl) instead of from here"),
-        ("retries", 0, "retries, one second apart, before declaring it unhealthy"),
+        ("retries", 0, "retries, one second apart, before declaring it unhealthy (0-10000)",
+         Range(0, 10_000)),
     )))
     ns.add_task(make_task(runbook, name="runbook", positional=("name",), params=(
         ("name", None, "the runbook: app-unresponsive, slow-response, queue-backlog, redis-down, "
                      "cache-issues, file-upload, disk-full, memory-exhaustion, "
                      "rate-limit-breach, security-contain, db-connection; "
-                     "`runbook --list` describes them"),
+                     "`runbook --list` describes them", Text(dash=True)),  # --list
         ("ip", "", "address or CIDR to block (rate-limit-breach, security-contain)"),
-        ("keep_lines", 1000, "disk-full: lines of laravel.log to keep"),
-        ("max_percent", 80.0, "disk-full: usage the disk must fall below"),
-        ("backup_days", -1, "disk-full: remove backups older than this many days (backup_root)"),
+        ("keep_lines", 1000, "disk-full: lines of laravel.log to keep", Range(1, 10**8)),
+        ("max_percent", 80.0, "disk-full: usage the disk must fall below",
+         Range(0, 100, low_open=True)),
+        ("backup_days", -1, "disk-full: remove backups older than this many days (backup_root)",
+         Range(0, 36_500, unset=-1)),
         ("allow_database_restart", False, "db-connection: restart the database as a last resort"),
     ), yes="disk-full, and db-connection with --allow-database-restart: confirm "
            "(not needed with --check)"))
-    for area in (services, laravel, workers, disk, docker, kubernetes, rollback):
+    for area in (services, laravel, workers, disk, docker, kubernetes, rollback, locks):
         area.register(ns)
     register_smoke(ns)
     return ns

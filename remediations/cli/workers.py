@@ -8,6 +8,7 @@ from typing import Any
 from invoke.collection import Collection
 
 from remediations.cli.options import Common, make_task, run_remediation, validated
+from remediations.cli.values import DAY, Range, Text
 
 
 def _ids(text: str) -> list[str]:
@@ -49,28 +50,20 @@ def scale_workers(c: Any, opts: Common, count: int = 0, program: str = "laravel-
                     name="workers_scaled")
 
 
-def queue_length(c: Any, opts: Common, queue: str = "default", max: str = "") -> None:
+def queue_length(c: Any, opts: Common, queue: str = "default", max: int = -1) -> None:
     """Report the length of a redis queue (LLEN queues:<queue>); with --max, fail above it."""
-    from remediations.core.errors import InvalidInput
     from remediations.laravel import queue as q
 
-    def check() -> int | None:
-        q.queue_name(queue)
-        if max and not max.isdigit():
-            raise InvalidInput(f"--max must be a whole number, got {max!r}")
-        return int(max) if max else None
-
-    limit = validated(opts, check)
-    run_remediation(opts, functools.partial(q.queue_length, queue=queue, max_length=limit),
-                    name="queue_length", lock=False)
+    validated(opts, q.queue_name, queue)
+    fn = functools.partial(q.queue_length, queue=queue, max_length=None if max == -1 else max)
+    run_remediation(opts, fn, name="queue_length", lock=False)
 
 
 def wait_queue_drained(c: Any, opts: Common, queue: str = "default", wait: float = 120.0) -> None:
     """Wait until a redis queue is empty (LLEN 0), at most --wait seconds; a check."""
-    from remediations.core import validate
     from remediations.laravel import queue as q
 
-    validated(opts, lambda: (q.queue_name(queue), validate.positive_number(wait, "--wait")))
+    validated(opts, q.queue_name, queue)
     run_remediation(opts, functools.partial(q.queue_drained, queue=queue, timeout=wait),
                     name="queue_drained", lock=False)
 
@@ -133,8 +126,6 @@ def delete_redis_keys(c: Any, opts: Common, key: str = "", pattern: str = "", db
             rds.redis_text(key, "key")
         else:
             rds.redis_pattern(pattern, allow_all=allow_all)
-        if not 1 <= count <= 100_000 or max_keys < 1 or db > 1024:
-            raise InvalidInput("--count must be 1-100000, --max-keys positive, --db 0-1024")
 
     validated(opts, check)
     fn = functools.partial(rds.redis_keys_deleted, key=key or None, pattern=pattern or None,
@@ -151,14 +142,15 @@ def register(ns: Collection) -> None:
     ns.add_task(make_task(start_workers, name="start-workers", params=(
         ("group", "laravel-worker", "supervisor group to start ('' for every program)"),)))
     ns.add_task(make_task(scale_workers, name="scale-workers", params=(
-        ("count", 0, "how many processes to run (numprocs), e.g. 4"),
+        ("count", 0, "how many processes to run (numprocs, 1-64), e.g. 4", Range(1, 64, unset=0)),
         ("program", "laravel-worker", "supervisor program to scale"),
     )))
     queue = ("queue", "default", "queue name (redis list queues:<queue>)")
     ns.add_task(make_task(queue_length, name="queue-length", params=(
-        queue, ("max", "", "fail when more jobs than this wait"))))
+        queue, ("max", -1, "fail when more jobs than this wait", Range(0, 10**9, unset=-1)))))
     ns.add_task(make_task(wait_queue_drained, name="wait-queue-drained", params=(
-        queue, ("wait", 120.0, "seconds to wait for the queue to empty"))))
+        queue, ("wait", 120.0, "seconds to wait for the queue to empty",
+                Range(0, DAY, low_open=True)))))
     ns.add_task(make_task(restart_queue, name="restart-queue", params=(
         ("group", "laravel-worker", "supervisor group whose re-spawn verifies it ('' to skip)"),)))
     ns.add_task(make_task(retry_failed_jobs, name="retry-failed-jobs", params=(
@@ -166,13 +158,18 @@ def register(ns: Collection) -> None:
     ns.add_task(make_task(forget_failed_jobs, name="forget-failed-jobs", params=(
         ("ids", "", "comma-separated failed-job ids to delete"),),
         yes="confirm deleting the jobs (not needed with --check)"))
-    db = ("db", -1, "redis database number (default: inventory redis_db, else 0)")
+    db = ("db", -1, "redis database number, 0-1024 (default: inventory redis_db, else 0)",
+          Range(0, 1024, unset=-1))
     ns.add_task(make_task(redis_ping, name="redis-ping", params=(db,)))
     ns.add_task(make_task(delete_redis_keys, name="delete-redis-keys", params=(
-        ("key", "", "one exact key to delete"),
-        ("pattern", "", "glob of keys to delete, e.g. 'laravel_cache:rate-limit:*'"),
+        # A redis key may start with '-': it comes after the command word, never as a flag.
+        ("key", "", "one exact key to delete", Text(dash=True)),
+        ("pattern", "", "glob of keys to delete, e.g. 'laravel_cache:rate-limit:*'",
+         Text(dash=True)),
         db,
-        ("count", 500, "SCAN COUNT hint: keys looked at per SCAN call"),
+        ("count", 500, "SCAN COUNT hint: keys looked at per SCAN call (1-100000)",
+         Range(1, 100_000)),
         ("allow_all", False, "allow a pattern made only of wildcards ('*')"),
-        ("max_keys", 10_000, "refuse (delete nothing) when more keys than this match"),
+        ("max_keys", 10_000, "refuse (delete nothing) when more keys than this match "
+                             "(at most 10000000)", Range(1, 10**7)),
     ), yes="confirm deleting the keys (not needed with --check)"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import shlex
 import time
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,10 @@ from remediations.core.errors import Unreachable
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
+
+# paramiko logs a traceback to stderr when a port answers with something that is not SSH;
+# the failure reaches the result as `Unreachable`, so its log has nothing to add.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class SSHConnection(BaseConnection):

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from remediations.core.errors import InvalidInput
 
-# systemd.unit(5): ASCII letters, digits, ":", "-", "_", ".", "\" and "@" templates.
-_UNIT = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?$")
+# systemd.unit(5): ASCII letters, digits, ":", "-", "_", ".", "\xNN" escapes and "@" templates.
+_UNIT_CHARS = r"(?:[A-Za-z0-9:_.-]|\\x[0-9a-fA-F]{2})"
+_UNIT = re.compile(rf"^{_UNIT_CHARS}+(@{_UNIT_CHARS}*)?$")
 _UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".mount", ".path", ".slice", ".scope")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RELEASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")

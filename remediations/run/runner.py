@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from remediations.connections import connect as default_connect
+from remediations.connections import preload
 from remediations.connections.base import (
     CommandResult,
     Connection,
@@ -241,6 +242,8 @@ def _run(remediation: Remediation, hosts: Sequence[Host], run: RunContext | None
                 on_event(event("host_finished", host=h, result=results[h]))
 
     by_name = {h.name: h for h in hosts}
+    if connect is default_connect:
+        preload(hosts)
     emit(event("run_started", hosts=tuple(by_name)))
     results: dict[str, Result] = {}
     stop_reason = ""

@@ -50,7 +50,8 @@ def run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (["docker-prune", "--until", "last week"], "not a valid until"),
     (["docker-prune", "--label", "a b"], "not a valid label filter"),
     (["docker-prune", "--label", "k=v", "--build-cache"], "carry no labels"),
-    (["clear-container-logs", "--container", "c", "--keep-lines", "-1"], "must not be negative"),
+    (["clear-container-logs", "--container", "c", "--keep-lines", "-1"],
+     "--keep-lines must be from 0 to 1e+08, got -1"),
     (["save-compose-logs", "--dest-dir", "tmp"], "must be an absolute path"),
 ])
 def test_bad_input_is_rejected_before_the_inventory_is_read(tmp_path: Path, args: list[str],

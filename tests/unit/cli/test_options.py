@@ -86,7 +86,7 @@ def test_a_tasks_own_options_are_named_as_invoke_names_them() -> None:
 
 def test_the_shared_options_keep_their_short_flags_and_others_avoid_them() -> None:
     flags = {a.name: a.names for a in ns["restart"].get_arguments()}
-    for name, _, _ in COMMON:
+    for name, *_ in COMMON:
         long = name.replace("_", "-")
         assert flags[name] == ((long, SHORT[name]) if name in SHORT else (long,))
     assert flags["service"] == ("service", "s")

@@ -12,6 +12,7 @@ from remediations.core.errors import InvalidInput
     ("nginx", "nginx.service"), ("php8.2-fpm", "php8.2-fpm.service"),
     ("redis-server.service", "redis-server.service"), ("getty@tty1", "getty@tty1.service"),
     ("nginx.socket", "nginx.socket"),
+    ("systemd-fsck@dev-disk-by\\x2duuid-1.service", "systemd-fsck@dev-disk-by\\x2duuid-1.service"),
 ])
 def test_unit_names(name: str, expected: str) -> None:
     assert validate.unit_name(name) == expected
@@ -19,7 +20,7 @@ def test_unit_names(name: str, expected: str) -> None:
 
 @pytest.mark.parametrize("bad", [
     "nginx; rm -rf /", "nginx && reboot", "$(reboot)", "`id`", "nginx service", "", "-nginx",
-    "../etc/passwd", "a" * 300, "nginx\n", "ngi|nx",
+    "../etc/passwd", "a" * 300, "nginx\n", "ngi|nx", "\\", "a\\b", "a\\x2",
 ])
 def test_unit_names_rejected(bad: str) -> None:
     with pytest.raises(InvalidInput):
