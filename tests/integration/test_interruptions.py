@@ -230,6 +230,10 @@ def test_an_interrupted_rollback_stops_after_its_batch_and_resumes(tmp_path: Pat
         assert results["web2"]["status"] == "skipped"
         assert _current("web1") == "v1.2.2" and _current("web2") == "v1.2.3"
         assert not locked("web1") and not locked("web2")
+        lines = audit(tmp_path)
+        assert lines[0]["event"] == "interrupted" and lines[0]["in_flight"] == ["web1"]
+        assert {e["host"]: e["status"] for e in lines[1:]} == {"web1": "changed",
+                                                               "web2": "skipped"}
         history = {h: _history(h) for h in HOSTS}
 
         again = cli_in(tmp_path, *args)
