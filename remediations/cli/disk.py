@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from remediations.cli.options import (
     reporter_for,
     required,
     run_remediation,
+    selected_hosts,
     validated,
 )
 from remediations.cli.values import Range, Text
@@ -31,11 +31,8 @@ def _inside_every_hosts_roots(opts: Common, path: str, roots: Callable[[Any], tu
     """
     from remediations.core.errors import InvalidInput, RemediationError
     from remediations.host.disk import path_in_roots
-    from remediations.inventory import load_inventory
-
-    sources = opts.inventory or os.environ.get("REMEDIATIONS_INVENTORY", "")
     try:
-        hosts = load_inventory([p for p in sources.split(",") if p]).select(opts.limit or None)
+        hosts = selected_hosts(opts)  # no inventory at all: one error line, and Exit
     except (RemediationError, ValueError, OSError):
         return
     for host in hosts:

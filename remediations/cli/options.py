@@ -27,7 +27,7 @@ from invoke.tasks import Task
 from remediations.cli.values import DAY, BadNumber, Range, Text, refused
 
 if TYPE_CHECKING:
-    from remediations.inventory import Host
+    from remediations.inventory import Host, Inventory
 
 
 # name, default, help[, the values it accepts: a Range for a number, a Text for a string
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 Param = tuple[str, Any, str] | tuple[str, Any, str, Range | Text]
 
 COMMON: tuple[Param, ...] = (
-    ("inventory", "", "inventory file(s), comma-separated (default: $REMEDIATIONS_INVENTORY)"),
+    ("inventory", "", "inventory file(s): -i a -i b, or comma-separated; ansible:PATH reads PATH with "
+                      "ansible-inventory (default: $REMEDIATIONS_INVENTORY, $ANSIBLE_INVENTORY, "
+                      "ansible.cfg)"),
     ("limit", "", "Ansible-style host pattern, e.g. 'web:&prod:!web3' (default: all)"),
     ("check", False, "report what would change, with the exact commands; touch nothing"),
     ("diff", False, "show the state before and after"),
@@ -49,6 +51,9 @@ COMMON: tuple[Param, ...] = (
     ("connection", "", "override every host's connection: ssh, docker, local or kubernetes"),
     ("audit_log", "", ("append-only JSON lines audit log (default: $REMEDIATIONS_AUDIT_LOG "
                        "or ~/.local/state/remediations/audit.jsonl)"), Text(path=True)),
+    ("vault_password_file", "", "file holding (or script printing) the Ansible Vault password "
+                                "(default: $ANSIBLE_VAULT_PASSWORD_FILE, ansible.cfg's)",
+     Text(path=True)),
 )
 
 
@@ -59,6 +64,9 @@ YES = "yes"
 # The short flags of the shared options; task options never take these letters.
 SHORT = {"inventory": "i", "limit": "l", "check": "c", "diff": "d", "json": "j", "run_id": "r",
          "forks": "f", "yes": "y"}
+
+# Options that may be given more than once; the task gets their values joined by commas.
+REPEATABLE = frozenset({"inventory"})
 
 # Exit code of an internal error (a bug), as Ansible's.
 INTERNAL_ERROR = 250
@@ -129,7 +137,9 @@ def _options(params: tuple[Param, ...], positional: tuple[str, ...]) -> tuple[di
             free = [c for c in long if c != long and c not in taken and c not in _SHORT_LETTERS]
             names = [long, *free[:1]]
         opts["names"] = names
-        if default is not None:
+        if name in REPEATABLE:  # `-i a -i b -i a`, as Ansible takes it; a list of values
+            opts["kind"], opts["default"] = list, []  # never changed in place: set_value rebinds
+        elif default is not None:
             opts["kind"] = type(default)
             opts["default"] = default
         taken.update(names)
@@ -181,6 +191,7 @@ class Common:
     connection: str
     audit_log: str
     yes: bool = False
+    vault_password_file: str = ""
 
 
 def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...] = (),
@@ -199,6 +210,8 @@ def make_task(body: Callable[..., None], *, name: str, params: tuple[Param, ...]
         if any(kwargs.get(p) in ("-h", "--help") for p in positional):
             _print_help(task)
             return
+        for name in REPEATABLE:  # each -i may itself be a comma-separated list
+            kwargs[name] = ",".join(kwargs.get(name) or ())
         given = [(p[0], kwargs.get(p[0])) for p in every]
         shared = Common(**{p[0]: kwargs.pop(p[0]) for p in COMMON},
                         yes=kwargs.pop(YES, False))
@@ -359,20 +372,30 @@ def finish(report: Any) -> None:
 
 
 def selected_hosts(opts: Common) -> list[Host]:
-    """The hosts of the inventory (-i, else $REMEDIATIONS_INVENTORY) that --limit selects.
+    """The hosts of the inventory (`loaded_inventory`) that --limit selects.
 
     Raises `RemediationError` (a bad inventory, a pattern matching nothing) or `Exit`.
     """
-    from remediations.inventory import load_inventory
+    return loaded_inventory(opts).select(opts.limit or None)
 
-    paths = opts.inventory or os.environ.get("REMEDIATIONS_INVENTORY", "")
-    if not paths:
-        raise fail(reporter_for(opts), "no inventory: pass -i FILE or set REMEDIATIONS_INVENTORY")
-    inventory = load_inventory([p for p in paths.split(",") if p])
-    if opts.connection:
-        inventory = inventory.with_connection(opts.connection)
-    return inventory.select(opts.limit or None)
 
+def loaded_inventory(opts: Common) -> Inventory:
+    """The inventory of -i, else $REMEDIATIONS_INVENTORY, else Ansible's settings
+    (`remediations.inventory.ansible_config`), vault values decrypted, --connection applied.
+
+    Every task reads its inventory here. Raises `RemediationError` or `Exit`.
+    """
+    from remediations.inventory import inventory_settings, load_inventory
+    from remediations.run.state import state_dir
+
+    settings = inventory_settings(opts.inventory, vault_password_file=opts.vault_password_file)
+    if not settings.sources:
+        raise fail(reporter_for(opts), "no inventory: pass -i FILE, set REMEDIATIONS_INVENTORY "
+                                       "or ANSIBLE_INVENTORY, or name one in ansible.cfg")
+    inventory = load_inventory(settings.sources, vault_password_file=settings.vault_password_file,
+                               cache_dir=state_dir() / "inventory-cache",
+                               cache_ttl=settings.cache_ttl)
+    return inventory.with_connection(opts.connection) if opts.connection else inventory
 
 def _percentage(reporter: Any, text: str) -> float | None:
     if not text:

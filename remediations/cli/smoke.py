@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 
-from remediations.cli.options import fail, make_task, reporter_for
+from remediations.cli.options import fail, make_task, reporter_for, selected_hosts
 from remediations.cli.values import Text
 
 if TYPE_CHECKING:
@@ -25,25 +25,22 @@ def smoke(c: Any, opts: Common, path: str = "tests/smoke") -> None:
     bounds each of them, --run-id names their run; --forks, --serial and --diff do not apply.
     """
     from remediations.core.errors import RemediationError
-    from remediations.inventory import load_inventory
+    from remediations.inventory import inventory_settings
     from remediations.smoke.results import host_rows, render_json, render_table
     from remediations.smoke.session import run_smoke_tests
 
     reporter = reporter_for(opts)
-    raw = opts.inventory or os.environ.get("REMEDIATIONS_INVENTORY", "")
-    paths = [p for p in raw.split(",") if p]
-    if not paths:
-        raise fail(reporter, "no inventory: pass -i FILE or set REMEDIATIONS_INVENTORY")
     if opts.connection and opts.connection not in _CONNECTIONS:
         raise fail(reporter, f"--connection for smoke tests is one of {', '.join(_CONNECTIONS)}, "
                              f"got {opts.connection!r}")
     try:
-        inventory = load_inventory(paths)
-        if opts.connection:
-            inventory = inventory.with_connection(opts.connection)
-        hosts = [h.name for h in inventory.select(opts.limit or None)]
+        settings = inventory_settings(opts.inventory, vault_password_file=opts.vault_password_file)
+        paths = list(settings.sources)
+        hosts = [h.name for h in selected_hosts(opts)]
     except (RemediationError, OSError) as exc:
         raise fail(reporter, str(exc)) from None
+    if settings.vault_password_file:  # the tests' own process decrypts as this one did
+        os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = settings.vault_password_file
     if not os.path.exists(path):
         raise fail(reporter, f"no smoke tests at {path}: pass --path FILE_OR_FOLDER")
     outcome = run_smoke_tests(path, paths, limit=opts.limit, connection=opts.connection,

@@ -68,7 +68,7 @@ class KubeSettings:
 
 def _var(host: Host, *keys: str) -> str | None:
     for key in keys:
-        value = host.vars.get(key)
+        value = host.var(key)
         if value is not None and value != "":
             return str(value)
     return None

@@ -11,6 +11,8 @@ Variable precedence is Ansible's (lowest first), for every host:
 
 Top-level keys replace (Ansible's default `hash_behaviour = replace`).
 `ansible_group_priority` counts only when set in an inventory file, as in Ansible.
+Ansible's implicit localhost gets layers 1 and 2 of `all`, then
+`ansible_connection: local`, then `host_vars/<name>`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from remediations.core.errors import InventoryError
-from remediations.inventory.model import Group, Host, Inventory
+from remediations.inventory.markers import vaulted
+from remediations.inventory.model import LOCALHOST_NAMES, Group, Host, Inventory, implicit_localhost
 
 if TYPE_CHECKING:
     from remediations.inventory.varsdirs import VarsDirs
@@ -52,11 +55,14 @@ class InventoryDraft:
     """Groups and hosts as the loaders find them, before vars are merged.
 
     Methods raise `InventoryError` without a location; loaders add file and line.
+    While `vaulted` is set (a loader reading a vault-encrypted inventory file),
+    every variable value set is marked as a secret.
     """
 
     def __init__(self) -> None:
         self.groups: dict[str, _GroupDraft] = {}
         self.hosts: dict[str, _HostDraft] = {}
+        self.vaulted = False
         self.add_group(ALL)
         self.add_group(UNGROUPED)
         self.add_child(ALL, UNGROUPED)
@@ -106,10 +112,10 @@ class InventoryDraft:
                 raise InventoryError(f"ansible_group_priority of group {group!r} must be an "
                                      f"integer, not {value!r}") from None
         else:
-            self.groups[group].vars[key] = value
+            self.groups[group].vars[key] = vaulted(value) if self.vaulted else value
 
     def set_host_var(self, host: str, key: object, value: Any) -> None:
-        self.hosts[host].vars[_var_name(key)] = value
+        self.hosts[host].vars[_var_name(key)] = vaulted(value) if self.vaulted else value
 
     def _ancestors(self, name: str) -> set[str]:
         found: set[str] = set()
@@ -150,7 +156,10 @@ class InventoryDraft:
         groups = [Group(g.name, {**g.vars, **vars_dirs.group_vars(g.name)}, tuple(g.children),
                         tuple(g.hosts), tuple(g.parents), depth[g.name], g.priority)
                   for g in self.groups.values()]
-        return Inventory(hosts, groups, sources)
+        top = {**self._group_layer((ALL,), vars_dirs), "ansible_connection": "local"}
+        implicit = {name: implicit_localhost(name, {**top, **vars_dirs.host_vars(name)})
+                    for name in LOCALHOST_NAMES}
+        return Inventory(hosts, groups, sources, implicit=implicit)
 
     def _group_layer(self, ordered: tuple[str, ...], vars_dirs: VarsDirs) -> dict[str, Any]:
         merged: dict[str, Any] = {}

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from remediations.inventory.markers import is_vaulted
+
 # Ansible's `boolean()`: strings are compared lower-cased and stripped.
 _TRUE = frozenset({"y", "yes", "on", "1", "true", "t"})
 _FALSE = frozenset({"n", "no", "off", "0", "false", "f"})
@@ -84,7 +86,7 @@ def is_secret_name(name: str) -> bool:
 
 
 def secret_values(variables: Mapping[str, Any]) -> frozenset[str]:
-    """Every value held under a secret-looking name, at any depth, as strings."""
+    """Every value held under a secret-looking name, or decrypted from a vault, as strings."""
     return frozenset(_secrets(variables, inside_secret=False))
 
 
@@ -96,7 +98,8 @@ def _secrets(value: Any, *, inside_secret: bool) -> Iterator[str]:
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
             yield from _secrets(item, inside_secret=inside_secret)
-    elif inside_secret and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+    elif ((inside_secret or is_vaulted(value)) and isinstance(value, (str, int, float))
+          and not isinstance(value, bool)):
         text = str(value)
         if text:
             yield text

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -13,172 +11,23 @@ from typing import Any
 
 from remediations.core.errors import InventoryError, NoHostsMatched
 from remediations.inventory import conventions
+from remediations.inventory.hosts import Host, frozen
 from remediations.inventory.patterns import GLOB_CHARS, order_terms, split_pattern, split_subscript
 
+__all__ = ["LOCALHOST_NAMES", "Group", "Host", "Inventory", "implicit_localhost", "select",
+           "select_names"]
 
-def _frozen(variables: Mapping[str, Any]) -> Mapping[str, Any]:
-    return variables if isinstance(variables, MappingProxyType) else MappingProxyType(dict(variables))
+# The names Ansible treats as the control machine (`C.LOCALHOST`).
+LOCALHOST_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
-@dataclass(frozen=True, slots=True)
-class Host:
-    """One inventory host with its final, merged variables.
+def implicit_localhost(name: str, variables: Mapping[str, Any]) -> Host:
+    """Ansible's implicit localhost called `name`: local connection, in no group.
 
-    `vars` is read-only (nested values are shared with other hosts: do not
-    mutate them). `groups` lists every group the host belongs to, ancestors and
-    `all` included, in the order their variables apply (`all` first).
-    `source` is the inventory file that first named the host.
-
-    The typed properties read Ansible's connection variables; where Ansible has
-    aliases (`ansible_port` / `ansible_ssh_port`) the one its connection plugin
-    lists last wins, as in Ansible. Values are not templated.
+    `variables` are those Ansible gives it: group `all`'s (inventory file and
+    `group_vars/all`), then `ansible_connection: local`, then `host_vars/NAME`.
     """
-
-    name: str
-    vars: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    groups: tuple[str, ...] = ("all",)
-    source: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "vars", _frozen(self.vars))
-        object.__setattr__(self, "groups", tuple(self.groups))
-
-    # -- helpers -----------------------------------------------------------
-    def _lookup(self, *keys: str) -> tuple[str, Any]:
-        found: tuple[str, Any] = (keys[-1], None)
-        for key in keys:
-            value = self.vars.get(key)
-            if value is not None:
-                found = (key, value)
-        return found
-
-    def _invalid(self, key: str, value: Any, expected: str) -> InventoryError:
-        return InventoryError(f"host {self.name!r}: {key}={value!r} is not {expected}",
-                              path=self.source or None)
-
-    def _bool(self, default: bool, *keys: str) -> bool:
-        key, value = self._lookup(*keys)
-        if value is None:
-            return default
-        parsed = conventions.parse_bool(value)
-        if parsed is None:
-            raise self._invalid(key, value, "a boolean (yes/no/true/false/1/0)")
-        return parsed
-
-    def _text(self, *keys: str) -> str | None:
-        value = self._lookup(*keys)[1]
-        return None if value is None else str(value)
-
-    # -- connection variables -----------------------------------------------
-    @property
-    def address(self) -> str:
-        """Where to connect: `ansible_host` (or `ansible_ssh_host`), else the name."""
-        return self._text("ansible_host", "ansible_ssh_host") or self.name
-
-    @property
-    def port(self) -> int | None:
-        """`ansible_port` / `ansible_ssh_port` as an int; None when unset."""
-        key, value = self._lookup("ansible_port", "ansible_ssh_port")
-        if value is None:
-            return None
-        port = -1
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
-            try:
-                port = int(str(value).strip())
-            except ValueError:
-                pass
-        if not 0 < port < 65536:
-            raise self._invalid(key, value, "a port number (1-65535)")
-        return port
-
-    @property
-    def user(self) -> str | None:
-        """`ansible_user` / `ansible_ssh_user`; None means the local user."""
-        return self._text("ansible_user", "ansible_ssh_user")
-
-    @property
-    def connection(self) -> str:
-        """`ssh` (default; also for `smart`, `paramiko`), `docker`, `local` or `kubernetes`."""
-        value = self.vars.get("ansible_connection")
-        if value is None:
-            return "ssh"
-        kind = conventions.normalize_connection(str(value))
-        if kind is None:
-            raise self._invalid("ansible_connection", value,
-                                "a supported connection (ssh, docker, local, kubernetes)")
-        return kind
-
-    @property
-    def password(self) -> str | None:
-        """`ansible_password` / `ansible_ssh_pass` / `ansible_ssh_password`."""
-        return self._text("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
-
-    @property
-    def private_key_file(self) -> str | None:
-        """`ansible_private_key_file` / `ansible_ssh_private_key_file`, as an absolute path.
-
-        `~` is expanded; a relative path resolves against the folder of the
-        inventory file that first named the host (Ansible resolves it against
-        the working directory, which makes an inventory depend on where it is
-        run from).
-        """
-        value = self._text("ansible_private_key_file", "ansible_ssh_private_key_file")
-        if not value:
-            return None
-        path = os.path.expanduser(value)
-        if not os.path.isabs(path):
-            base = os.path.dirname(self.source) if self.source else os.getcwd()
-            path = os.path.join(base, path)
-        return os.path.normpath(path)
-
-    @property
-    def become(self) -> bool:
-        """`ansible_become`, parsed like Ansible's booleans; False by default."""
-        return self._bool(False, "ansible_become")
-
-    @property
-    def become_user(self) -> str:
-        """`ansible_become_user`; `root` by default."""
-        return self._text("ansible_become_user", "ansible_sudo_user") or "root"
-
-    @property
-    def become_password(self) -> str | None:
-        """`ansible_become_password` / `ansible_become_pass` / `ansible_sudo_pass`."""
-        return self._text("ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
-
-    @property
-    def host_key_checking(self) -> bool:
-        """`ansible_host_key_checking` / `ansible_ssh_host_key_checking`; True by default."""
-        return self._bool(True, "ansible_host_key_checking", "ansible_ssh_host_key_checking")
-
-    @property
-    def docker_container(self) -> str:
-        """The container to `docker exec` into: `ansible_docker_host`, else the address."""
-        return self._text("ansible_docker_host") or self.address
-
-    @property
-    def connect_timeout(self) -> float:
-        """`ansible_timeout` / `ansible_ssh_timeout` in seconds; 10 by default."""
-        key, value = self._lookup("ansible_timeout", "ansible_ssh_timeout")
-        if value is None:
-            return 10.0
-        timeout = 0.0
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            try:
-                timeout = float(str(value).strip())
-            except ValueError:
-                pass
-        if not timeout > 0:  # also rejects NaN
-            raise self._invalid(key, value, "a positive number of seconds")
-        return timeout
-
-    def secret_values(self) -> frozenset[str]:
-        """Values of variables whose names look secret (passwords, tokens, keys), to redact."""
-        return conventions.secret_values(self.vars)
-
-    def with_vars(self, **updates: Any) -> Host:
-        """A copy of this host with some variables replaced."""
-        return dataclasses.replace(self, vars={**self.vars, **updates})
+    return Host(name, {**variables}, (), "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +48,7 @@ class Group:
     priority: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vars", _frozen(self.vars))
+        object.__setattr__(self, "vars", frozen(self.vars))
         for name in ("children", "hosts", "parents"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
@@ -208,14 +57,27 @@ class Inventory:
     """Hosts and groups from one or more inventory sources.
 
     Iterating yields hosts in inventory order (the order they were first named).
+    `implicit` are Ansible's implicit localhosts by name (see `implicit_localhost`):
+    a pattern term `localhost`, `127.0.0.1` or `::1` that matches nothing selects
+    one, as in Ansible; they are never members of `all`. By default they get
+    group `all`'s variables.
     """
 
     def __init__(self, hosts: Iterable[Host], groups: Iterable[Group],
-                 sources: Iterable[str] = ()) -> None:
+                 sources: Iterable[str] = (), *,
+                 implicit: Mapping[str, Host] | None = None) -> None:
         self._hosts: dict[str, Host] = {h.name: h for h in hosts}
         self._groups: dict[str, Group] = {g.name: g for g in groups}
         self.sources: tuple[str, ...] = tuple(sources)
         self._members: dict[str, tuple[str, ...]] = {}
+        if implicit is None:
+            top = self._groups.get("all")
+            base = {**(top.vars if top is not None else {}), "ansible_connection": "local"}
+            implicit = {name: implicit_localhost(name, base) for name in LOCALHOST_NAMES}
+        self._implicit: dict[str, Host] = dict(implicit)
+        # Ansible's localhost: the first localhost-like host the inventory names, if any.
+        self.named_localhost: str | None = next(
+            (h for h in self._hosts if h in LOCALHOST_NAMES), None)
 
     def __repr__(self) -> str:
         return f"<Inventory {len(self._hosts)} hosts, {len(self._groups)} groups>"
@@ -262,7 +124,8 @@ class Inventory:
 
     def select(self, pattern: str | None = None, *, strict: bool = False) -> list[Host]:
         """Hosts matching an Ansible `--limit` pattern (None or "" = all); see `patterns`."""
-        return [self._hosts[name] for name in select_names(self, pattern, strict=strict)]
+        return [self._hosts.get(name) or self._implicit[name]
+                for name in select_names(self, pattern, strict=strict)]
 
     def with_connection(self, connection: str) -> Inventory:
         """A copy where every host uses `connection`, like `ansible -c docker`.
@@ -274,10 +137,12 @@ class Inventory:
             raise InventoryError(f"unsupported connection {connection!r} "
                                  "(ssh, docker, local, kubernetes)")
         hosts = [h.with_vars(ansible_connection=connection) for h in self._hosts.values()]
-        return Inventory(hosts, self._groups.values(), self.sources)
+        implicit = {n: h.with_vars(ansible_connection=connection)
+                    for n, h in self._implicit.items()}
+        return Inventory(hosts, self._groups.values(), self.sources, implicit=implicit)
 
     def secret_values(self) -> frozenset[str]:
-        """Secret-looking values of every host, to redact from reports."""
+        """Secret values of every host (vault-decrypted, or named like secrets), to redact."""
         return frozenset().union(*(h.secret_values() for h in self._hosts.values()))
 
 
@@ -309,11 +174,12 @@ def select_names(inventory: Inventory, pattern: str | None, *,
     text = pattern if pattern and pattern.strip() else "all"
     terms = order_terms(split_pattern(text))
     selected: list[str] = []
+    localhost = [inventory.named_localhost]  # the first implicit one used stays, as in Ansible
     for term in terms:
         if term in inventory:  # a plain host name: Ansible does not look further
             selected.append(term)
             continue
-        matched = _match_term(inventory, term)
+        matched = _match_term(inventory, term, localhost)
         if strict and not matched:
             raise NoHostsMatched(f"{term!r} in pattern {text!r} matches no host or group")
         if term[0] == "!":
@@ -336,13 +202,18 @@ def select(inventory: Inventory, pattern: str | None = None, *, strict: bool = F
     return inventory.select(pattern, strict=strict)
 
 
-def _match_term(inventory: Inventory, term: str) -> list[str]:
+def _match_term(inventory: Inventory, term: str, localhost: list[str | None]) -> list[str]:
     """Hosts one term matches, ignoring its `&`/`!`; may repeat a host."""
     expr = term[1:] if term[0] in "&!" else term
     if not expr:
         raise InventoryError(f"empty host pattern term {term!r}")
     expr, subscript = split_subscript(expr)
     hosts = _enumerate(inventory, expr)
+    if not hosts and expr in LOCALHOST_NAMES:
+        # Ansible's implicit localhost: the inventory's own localhost-like host if it
+        # names one, else the first of these names the pattern used.
+        name = localhost[0] = localhost[0] or expr
+        hosts = [name]
     if not hosts or subscript is None:
         return hosts
     start, end = subscript

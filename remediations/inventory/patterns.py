@@ -13,10 +13,14 @@
 - Order is Ansible's: the order terms are evaluated in, each group's hosts
   in Ansible's walk order; never twice the same host.
 
+- Ansible's implicit localhost: a term `localhost`, `127.0.0.1` or `::1`
+  that matches no host or group selects the inventory's first localhost-like
+  host, or else a host of that name with `ansible_connection: local` and group
+  `all`'s variables, which is in no group (`all` does not include it).
+
 Deviations: Ansible warns and ignores a term that matches nothing; here the
 whole selection raises `NoHostsMatched` if nothing is left, and with
-`strict=True` any term that matches nothing raises. Ansible's implicit
-`localhost` is not created.
+`strict=True` any term that matches nothing raises.
 
 This module reads the pattern language; `Inventory.select` (in `model`) evaluates it.
 """

@@ -4,6 +4,11 @@ For an entity `NAME` the first of `NAME` (a file, or a folder), `NAME.yml`,
 `NAME.yaml`, `NAME.json` that exists is used. A folder contributes every file
 in it (sorted, recursively; hidden files, `~` backups and other extensions
 skipped), later files overriding earlier ones. Files are YAML (JSON is YAML).
+A vault-encrypted file is decrypted with the inventory's `Vault` and every value
+in it marked as a secret (`markers.vaulted`); so are `!vault` values.
+
+The folders are kept in the order the sources were given, repeats included:
+`-i a -i b -i a` applies a's variables again, last, as Ansible does.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from remediations.core.errors import InventoryError
+from remediations.inventory.markers import vaulted
+from remediations.inventory.vault import PASSWORD_HINT, Vault, is_encrypted
 from remediations.inventory.yamlfile import load_yaml_file
 
 _EXTENSIONS = ("", ".yml", ".yaml", ".json")
@@ -21,8 +28,15 @@ _EXTENSIONS = ("", ".yml", ".yaml", ".json")
 class VarsDirs:
     """Variables from the `group_vars/` and `host_vars/` folders of some inventory folders."""
 
-    def __init__(self, folders: Iterable[str]) -> None:
-        self.folders: tuple[str, ...] = tuple(dict.fromkeys(folders))
+    def __init__(self, folders: Iterable[str], vault: Vault | None = None) -> None:
+        # A folder repeated at once changes nothing (each layer would be applied
+        # twice in a row); a folder given again later is applied again, last.
+        listed: list[str] = []
+        for folder in folders:
+            if not listed or listed[-1] != folder:
+                listed.append(folder)
+        self.folders: tuple[str, ...] = tuple(listed)
+        self.vault = vault
         self._listings: dict[str, frozenset[str] | None] = {}
         self._loaded: dict[tuple[str, str, str], dict[str, Any]] = {}
 
@@ -73,7 +87,7 @@ class VarsDirs:
                 files = _folder_files(path) if os.path.isdir(path) else [path]
                 merged: dict[str, Any] = {}
                 for file in files:
-                    merged.update(_load_vars_file(file))
+                    merged.update(_load_vars_file(file, self.vault))
                 return merged
         return {}
 
@@ -100,15 +114,19 @@ def _folder_files(folder: str) -> list[str]:
     return found
 
 
-def _load_vars_file(path: str) -> dict[str, Any]:
+def _load_vars_file(path: str, vault: Vault | None) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise InventoryError(f"cannot read vars file: {exc}", path=path) from None
-    if text.startswith("$ANSIBLE_VAULT;"):
-        raise InventoryError("vault-encrypted vars files are not supported", path=path, line=1)
-    doc = load_yaml_file(text, path)
+    encrypted = is_encrypted(text)
+    if encrypted:
+        if vault is None:
+            raise InventoryError(f"this vars file is vault-encrypted: {PASSWORD_HINT}",
+                                 path=path, line=1)
+        text = vault.decrypt(text, path=path, line=1)
+    doc = load_yaml_file(text, path, vault)
     if not doc.data:  # an empty file, or `---` alone
         return {}
     if not isinstance(doc.data, dict):
@@ -118,4 +136,4 @@ def _load_vars_file(path: str) -> dict[str, Any]:
         if not isinstance(key, str):
             raise InventoryError(f"variable names must be strings, not {key!r}",
                                  path=path, line=doc.line_of(doc.data, key))
-    return dict(doc.data)
+    return vaulted(doc.data) if encrypted else dict(doc.data)

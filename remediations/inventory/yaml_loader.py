@@ -46,8 +46,9 @@ def parse_yaml_inventory(doc: YamlDocument, path: str, draft: InventoryDraft) ->
         raise InventoryError(f"YAML inventory must be a mapping of group names, "
                              f"not a {type(data).__name__}", path=path, line=doc.root_line)
     if "plugin" in data:
-        raise InventoryError("this is an inventory plugin configuration, not an inventory "
-                             "(inventory plugins are not supported)", path=path,
+        raise InventoryError("this is an inventory plugin configuration, which only Ansible "
+                             "can read: name the source `ansible:PATH` to read it with "
+                             "ansible-inventory (see the README, Inventory)", path=path,
                              line=doc.line_of(data, "plugin"))
     _Walker(doc, path, draft).groups(data)
 

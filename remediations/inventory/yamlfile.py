@@ -2,7 +2,9 @@
 
 Parsing uses libyaml (`CSafeLoader`) when available and records the line of
 every mapping key on the side, which costs little, so errors in inventories
-and vars files can name the file and line.
+and vars files can name the file and line. Ansible's tags: `!unsafe` text
+becomes `UnsafeText` (never templated); a `!vault` value is decrypted with the
+`Vault` given (`VaultText`, a secret), and is an error naming its line without one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import yaml
 
 from remediations.core.errors import InventoryError
+from remediations.inventory.markers import UnsafeText, VaultText
+from remediations.inventory.vault import PASSWORD_HINT, Vault
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -21,9 +25,11 @@ _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class _LineLoader(_Base):  # type: ignore[misc]
     """A safe loader that records, for every mapping it builds, the line of each key."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, path: str, vault: Vault | None) -> None:
         super().__init__(stream)
         self.key_lines: dict[int, dict[Any, int]] = {}
+        self.path = path
+        self.vault = vault
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
@@ -43,17 +49,34 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[
 
 
 def _construct_unsafe(loader: _LineLoader, node: yaml.Node) -> Any:
-    # Ansible's `!unsafe` marks a string that must not be templated; nothing is templated here.
+    # Ansible's `!unsafe` marks text that must not be templated.
     if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
+        return UnsafeText(loader.construct_scalar(node))
     if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)
+        return _unsafe(loader.construct_sequence(node, deep=True))
+    return _unsafe(loader.construct_mapping(node, deep=True))
+
+
+def _unsafe(value: Any) -> Any:
+    if isinstance(value, str):
+        return UnsafeText(value)
+    if isinstance(value, list):
+        return [_unsafe(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _unsafe(item) for key, item in value.items()}
+    return value
 
 
 def _construct_vault(loader: _LineLoader, node: yaml.Node) -> Any:
-    raise yaml.constructor.ConstructorError(
-        None, None, "encrypted !vault values are not supported", node.start_mark)
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, "a !vault value must be the encrypted text", node.start_mark)
+    if loader.vault is None:
+        raise InventoryError(f"an encrypted !vault value needs the vault password: {PASSWORD_HINT}",
+                             path=loader.path, line=line)
+    return VaultText(loader.vault.decrypt(loader.construct_scalar(node), path=loader.path,
+                                          line=line))
 
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
@@ -74,9 +97,12 @@ class YamlDocument:
         return self.key_lines.get(id(mapping), {}).get(key)
 
 
-def load_yaml_file(text: str, path: str) -> YamlDocument:
-    """Parse one YAML document; syntax errors become `InventoryError` naming file and line."""
-    loader = _LineLoader(text)
+def load_yaml_file(text: str, path: str, vault: Vault | None = None) -> YamlDocument:
+    """Parse one YAML document; syntax errors become `InventoryError` naming file and line.
+
+    `!vault` values are decrypted with `vault`; without one they are an error.
+    """
+    loader = _LineLoader(text, path, vault)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -33,7 +33,8 @@ class Target:
         return self.run.check
 
     def var(self, key: str, default: Any = None) -> Any:
-        return self.host.vars.get(key, default)
+        """The host's variable `key` (`{{ var }}` references resolved), else `default`."""
+        return self.host.var(key, default)
 
     def result(self, remediation: str, status: Status, message: str, *,
                commands: Sequence[str] = (), diff: Diff | None = None, evidence: str = "",

@@ -106,7 +106,7 @@ def smoke_inventory(config: pytest.Config) -> Inventory | None:
 
 def _load(config: pytest.Config) -> Inventory | None:
     from remediations.core.errors import RemediationError
-    from remediations.inventory import load_inventory
+    from remediations.inventory import inventory_settings, load_inventory
 
     limit = config.getoption("remediations_limit", None)
     connection = config.getoption("remediations_connection", None)
@@ -117,7 +117,9 @@ def _load(config: pytest.Config) -> Inventory | None:
             raise pytest.UsageError(f"{flag} needs an inventory; {NO_INVENTORY}")
         return None
     try:
-        inventory = load_inventory(paths)
+        # The vault password as Ansible takes it: $ANSIBLE_VAULT_PASSWORD_FILE, ansible.cfg.
+        settings = inventory_settings(",".join(paths))
+        inventory = load_inventory(paths, vault_password_file=settings.vault_password_file)
         if connection:
             inventory = inventory.with_connection(connection)
         if limit:

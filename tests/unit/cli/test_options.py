@@ -116,3 +116,12 @@ def test_a_copied_task_is_equal_and_independent() -> None:
     new.help["service"] = "changed"
     assert task.help["service"] != "changed"
     assert [_fields(a) for a in new.get_arguments()] == [_fields(a) for a in task.get_arguments()]
+
+
+def test_the_inventory_may_be_given_more_than_once_as_ansible_takes_it() -> None:
+    contexts = Collection(ns["restart"]).to_contexts()
+    parsed = Parser(contexts=contexts, initial=ParserContext()).parse_argv(
+        ["restart", "-i", "a.yml", "--inventory", "b.yml,c.yml", "-i", "a.yml"])
+    assert parsed[1].args["inventory"].value == ["a.yml", "b.yml,c.yml", "a.yml"]
+    again = Parser(contexts=contexts, initial=ParserContext()).parse_argv(["restart"])
+    assert again[1].args["inventory"].value == []

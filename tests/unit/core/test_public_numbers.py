@@ -137,6 +137,8 @@ CASES: dict[str, tuple[str, Call]] = {
     "Cluster": ("none", lambda t, kw: Cluster(None, None, deployment="web",
                                               **{"connect_timeout": 5.0, **kw})),
     "connect": ("none", lambda t, kw: _r("connect")(t.host, **{"timeout": 30.0, **kw})),
+    "load_inventory": ("none", lambda t, kw: _r("load_inventory")(
+        "web1,", **{"cache_ttl": 60.0, **kw})),
     "at_release": ("host", lambda t, kw: _r("at_release")(t, "v1.2.2", **{"timeout": 60.0, **kw})),
     "compose_at_release": ("docker", lambda t, kw: _r("compose_at_release")(
         t, "v1.2.2", **{"timeout": 60.0, **kw})),
