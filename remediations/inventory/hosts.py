@@ -171,8 +171,8 @@ class Host:
                 timeout = float(str(value).strip())
             except ValueError:
                 pass
-        if not timeout > 0:  # also rejects NaN
-            raise self._invalid(key, value, "a positive number of seconds")
+        if not 0 < timeout <= 86400:  # also rejects NaN and inf
+            raise self._invalid(key, value, "a number of seconds, more than 0 and at most 86400")
         return timeout
 
     def var(self, key: str, default: Any = None) -> Any:

@@ -78,6 +78,9 @@ def test_private_key_file_expands_home() -> None:
     ({"ansible_host_key_checking": "maybe"}, "host_key_checking"),
     ({"ansible_timeout": "soon"}, "connect_timeout"),
     ({"ansible_timeout": 0}, "connect_timeout"),
+    ({"ansible_timeout": "inf"}, "connect_timeout"),
+    ({"ansible_timeout": "nan"}, "connect_timeout"),
+    ({"ansible_timeout": 1e9}, "connect_timeout"),
 ])
 def test_invalid_connection_values_name_host_and_file(variables: dict[str, Any], prop: str) -> None:
     with pytest.raises(InventoryError) as info:
