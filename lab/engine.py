@@ -1,6 +1,8 @@
 """Make sure a Docker engine answers: install Debian's packages and start dockerd if needed.
 
 These machines have no systemd as PID 1, so nothing else would start dockerd for us.
+Both compose CLIs are installed: Debian's docker-compose 1.29 (v1) with apt, and Compose
+v2 (`docker compose`, trixie's plugin binary) beside it by lab/compose_v2.py.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import compose_v2
 from ._run import STATE_DIR, LabError, Log, quiet, run, tail
 
 # binary -> Debian package that ships it
@@ -49,6 +52,23 @@ def _install_missing(log: Log) -> None:
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update"], timeout=600, env=env)
     run(["apt-get", "install", "-y", *missing], timeout=1800, env=env)
+
+
+def _install_compose_v2(log: Log) -> None:
+    """The Compose v2 plugin beside docker-compose 1.29 (its package would replace v1)."""
+    if compose_v2.plugin_version() is not None:
+        return
+    if os.geteuid() != 0:
+        raise LabError(f"Compose v2 is missing ({compose_v2.PLUGIN}); run lab.up as root once "
+                       "to install it, or: python3 lab/compose_v2.py")
+    log(f"installing Compose v2 as {compose_v2.PLUGIN} (from {compose_v2.SUITE}'s "
+        f"{compose_v2.PACKAGE} package, beside docker-compose 1.29)")
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        version = compose_v2.install(STATE_DIR, log)
+    except compose_v2.InstallError as exc:
+        raise LabError(f"installing Compose v2 failed: {exc}") from exc
+    log(f"docker compose {version} installed")
 
 
 def _dockerd_running() -> bool:
@@ -93,8 +113,10 @@ def _start_dockerd(log: Log) -> None:
 
 
 def ensure_engine(log: Log = quiet) -> None:
-    """Install docker.io, docker-compose, debootstrap and ssh when missing; start dockerd."""
+    """Install docker.io, docker-compose (v1 and v2), debootstrap and ssh when missing; start
+    dockerd."""
     _install_missing(log)
+    _install_compose_v2(log)
     if engine_answers():
         return
     if _dockerd_running():

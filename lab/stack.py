@@ -2,9 +2,17 @@
 
 ``up()`` is idempotent and quick when nothing changed (a few seconds): it makes sure the
 engine answers, builds the stack images whose content changed (lab/stack_images.py),
-runs ``docker-compose -p remlab up -d`` with the declared release (APP_TAG=v1.2.3), starts
+runs ``docker compose -p remlab up -d`` with the declared release (APP_TAG=v1.2.3), starts
 the ssh-reached Docker host ``rem-dockerhost`` and waits until every service is healthy
 and sshd lets the lab key in.
+
+Compose v1 and v2 are both installed, here and on the ssh host, and the lab proves the
+library on each: ``up(compose_version="v1")`` creates the project with docker-compose 1.29
+and returns the inventory that tells the library so (``compose_version: v1``); the default,
+v2, returns the one that names no version (the library picks v2 where both exist). The two
+CLIs label a service's config differently, so switching recreates every container (and
+renames it: v1 ``remlab_backend_1``, v2 ``remlab-backend-1``); later lab calls keep the
+CLI that created the project.
 
     >>> import lab.stack as stack
     >>> info = stack.up(print)
@@ -16,10 +24,8 @@ and sshd lets the lab key in.
 Other people's containers (``rem*-web*``) are never touched: everything here is selected
 by the compose project label or by the exact name ``rem-dockerhost``.
 
-``REMEDIATIONS_LAB_SLOT=k`` (as for the web hosts, lab/manage.py) gives an independent copy:
-project ``remlab<k>``, backend on 127.0.0.1:8091+10k, ``rem<k>-dockerhost`` on ssh port
-2290+10k, the inventory .lab/lab-docker-slot<k>.yml and a lock of its own. Slot 0 is the
-one described above, with inventories/lab-docker.yml.
+``REMEDIATIONS_LAB_SLOT=k`` gives an independent copy with a lock of its own (names, ports,
+folders and inventories: lab/stack_layout.py).
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ import contextlib
 import fcntl
 import json
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -37,22 +42,48 @@ from pathlib import Path
 from typing import Any
 
 from . import readiness
-from ._run import REPO_ROOT, STATE_DIR, LabError, Log, container_spec, quiet, run, tail
+from ._run import STATE_DIR, LabError, Log, container_spec, quiet, run, tail
 from .build import image_id
 from .engine import engine_answers, ensure_engine
 from .manage import SLOT, _ensure_ssh_key, ssh_key_path
 from .stack_images import APP_RELEASES, DOCKERHOST, build_stack_images, remove_outdated
+from .stack_layout import (
+    BACKEND_URL,
+    COMPOSE_FILE,
+    COMPOSE_VERSIONS,
+    DEFAULT_COMPOSE,
+    DOCKERHOST_CONTAINER,
+    DOCKERHOST_SSH_PORT,
+    INVENTORY,
+    PROJECT,
+    PROJECT_DIR,
+    SOURCE_DIR,
+    checked_version,
+    compose_command,
+    inventory_for,
+    write_inventories,
+    write_slot_project,
+)
 
 __all__ = [
     "BACKEND_URL",
+    "COMPOSE_FILE",
+    "COMPOSE_VERSIONS",
+    "DEFAULT_COMPOSE",
     "DEFAULT_TAG",
+    "DOCKERHOST_CONTAINER",
+    "DOCKERHOST_SSH_PORT",
+    "INVENTORY",
     "PROJECT",
     "PROJECT_DIR",
     "SERVICES",
     "StackInfo",
     "compose",
+    "compose_command",
     "containers",
+    "created_by",
     "down",
+    "inventory_for",
     "reset",
     "set_backend_tag",
     "ssh",
@@ -62,23 +93,8 @@ __all__ = [
     "wait_service_health",
 ]
 
-SOURCE_DIR = REPO_ROOT / "lab" / "compose"
-LAB_DOCKER_YML = REPO_ROOT / "inventories" / "lab-docker.yml"
-# The compose file publishes the backend on ${REMLAB_BACKEND_PORT:-8091}. A slot's project
-# folder links the compose file and app.env and sets the port in its .env, which compose
-# reads from the project folder: every compose command, the lab's or a remediation's, run
-# here or on the ssh host, then publishes the slot's port without being told.
-PORT_VARIABLE = "REMLAB_BACKEND_PORT"
-PROJECT = "remlab" if SLOT == 0 else f"remlab{SLOT}"
-PROJECT_DIR = SOURCE_DIR if SLOT == 0 else STATE_DIR / f"stack-slot{SLOT}"
-COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
-INVENTORY = LAB_DOCKER_YML if SLOT == 0 else STATE_DIR / f"lab-docker-slot{SLOT}.yml"
 SERVICES = ("backend", "worker", "redis", "db")
 DEFAULT_TAG = "v1.2.3"
-BACKEND_PORT = 8091 + 10 * SLOT
-BACKEND_URL = f"http://127.0.0.1:{BACKEND_PORT}/up"
-DOCKERHOST_CONTAINER = "rem-dockerhost" if SLOT == 0 else f"rem{SLOT}-dockerhost"
-DOCKERHOST_SSH_PORT = 2290 + 10 * SLOT
 LABEL = "remediations.lab"
 _PROJECT_FILTER = f"label=com.docker.compose.project={PROJECT}"
 _LOCK = STATE_DIR / ("stack.lock" if SLOT == 0 else f"stack-slot{SLOT}.lock")
@@ -96,11 +112,13 @@ class StackInfo:
     dockerhost: str
     ssh_port: int
     ssh_key: Path
+    # The compose CLI that created the project, which `inventory` makes the library use.
+    compose_version: str = DEFAULT_COMPOSE
 
 
-def _info() -> StackInfo:
-    return StackInfo(PROJECT_DIR, PROJECT, INVENTORY, BACKEND_URL, COMPOSE_FILE,
-                     DOCKERHOST_CONTAINER, DOCKERHOST_SSH_PORT, ssh_key_path())
+def _info(version: str) -> StackInfo:
+    return StackInfo(PROJECT_DIR, PROJECT, inventory_for(version), BACKEND_URL, COMPOSE_FILE,
+                     DOCKERHOST_CONTAINER, DOCKERHOST_SSH_PORT, ssh_key_path(), version)
 
 
 @contextlib.contextmanager
@@ -115,62 +133,27 @@ def _locked() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-
-
-def _write_slot_project() -> None:
-    """The slot's project folder: compose file and app.env linked, the backend port in .env."""
-    PROJECT_DIR.mkdir(parents=True, exist_ok=True)
-    for name in ("docker-compose.yml", "app.env"):
-        link, target = PROJECT_DIR / name, SOURCE_DIR / name
-        if not (link.is_symlink() and link.readlink() == target):
-            link.unlink(missing_ok=True)
-            link.symlink_to(target)
-    _write_if_changed(PROJECT_DIR / ".env", f"# lab slot {SLOT} (lab/stack.py)\n"
-                                            f"{PORT_VARIABLE}={BACKEND_PORT}\n")
-
-
-def _write_slot_inventory() -> None:
-    """inventories/lab-docker.yml with this slot's project, ports, container and key path."""
-    text = LAB_DOCKER_YML.read_text()
-    swaps = (
-        ("compose_project_dir: ../lab/compose", f"compose_project_dir: {PROJECT_DIR}"),
-        ("compose_project: remlab", f"compose_project: {PROJECT}"),
-        ("127.0.0.1:8091/", f"127.0.0.1:{BACKEND_PORT}/"),
-        ("ansible_port: 2290", f"ansible_port: {DOCKERHOST_SSH_PORT}"),
-        ("127.0.0.1:2290", f"127.0.0.1:{DOCKERHOST_SSH_PORT}"),
-        ("rem-dockerhost", DOCKERHOST_CONTAINER),
-        ("`remlab`", f"`{PROJECT}`"),
-        ("../.lab/ssh/", f"{ssh_key_path().parent}/"),
-    )
-    for old, new in swaps:
-        if old not in text:
-            raise LabError(f"{LAB_DOCKER_YML} no longer says {old!r}; "
-                           "update _write_slot_inventory in lab/stack.py")
-        text = text.replace(old, new)
-    header = f"# Generated by lab/stack.py for lab slot {SLOT} from {LAB_DOCKER_YML}.\n"
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    _write_if_changed(INVENTORY, header + text)
-
-
-def compose_command() -> list[str]:
-    """docker-compose (v1, what Debian ships) when installed, else the v2 plugin."""
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return ["docker", "compose"]
+def created_by() -> str | None:
+    """The compose CLI (`v1`, `v2`) that created every container of the project, else None
+    (no container, or some of each)."""
+    majors = {str((c["Config"].get("Labels") or {}).get("com.docker.compose.version", ""))[:1]
+              for c in containers()}
+    found = {f"v{m}" for m in majors}
+    return found.pop() if len(found) == 1 and found <= set(COMPOSE_VERSIONS) else None
 
 
 def compose(
-    *args: str, tag: str = DEFAULT_TAG, timeout: float = 300, check: bool = True
+    *args: str, tag: str = DEFAULT_TAG, timeout: float = 300, check: bool = True,
+    version: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a compose command on the project with APP_TAG set (never inherited by accident)."""
+    """Run a compose command on the project with APP_TAG set (never inherited by accident),
+    with compose `version` (default: the one that created the project, else v2)."""
     if tag not in APP_RELEASES:
         raise LabError(f"unknown release {tag!r}; the stack has {', '.join(APP_RELEASES)}")
     if SLOT:
-        _write_slot_project()
-    cmd = [*compose_command(), "-p", PROJECT, "-f", str(COMPOSE_FILE), *args]
+        write_slot_project()
+    cli = compose_command(version or created_by() or DEFAULT_COMPOSE)
+    cmd = [*cli, "-p", PROJECT, "-f", str(COMPOSE_FILE), *args]
     return run(cmd, env={"APP_TAG": tag}, timeout=timeout, check=check)
 
 
@@ -313,50 +296,63 @@ def _wait_dockerhost() -> None:
     if proc.returncode != 0:
         raise LabError(f"{DOCKERHOST_CONTAINER}: the docker CLI cannot reach the engine "
                        f"through /var/run/docker.sock:\n{tail(proc.stderr or proc.stdout)}")
+    both = ssh("sh", "-c", "docker compose version --short && docker-compose version --short")
+    if both.returncode != 0:
+        raise LabError(f"{DOCKERHOST_CONTAINER} lacks a compose CLI (v2 and v1 expected):\n"
+                       f"{tail(both.stderr or both.stdout)}")
 
 
-def _converge(log: Log, *, fresh: bool, recreate: bool) -> StackInfo:
+def _converge(log: Log, *, fresh: bool, recreate: bool, version: str) -> StackInfo:
     ensure_engine(log)
     built = build_stack_images(log)
     key = _ensure_ssh_key(log)
     if SLOT:
-        _write_slot_project()
-        _write_slot_inventory()
+        write_slot_project()
+    write_inventories()
     if fresh:
         log(f"removing project {PROJECT} and its volumes (fresh)")
-        compose("down", "--volumes", "--timeout", "10")
+        compose("down", "--volumes", "--timeout", "10", version=version)
     _ensure_dockerhost(key, log, fresh=fresh)
+    if (before := created_by()) not in (None, version):
+        log(f"project {PROJECT} was created by compose {before}: compose {version} recreates "
+            "every container")
     # Declared state: every service up at DEFAULT_TAG (a backend left at another tag, or a
     # stopped service, is brought back; up-to-date containers are left alone).
     extra = ["--force-recreate"] if recreate else []
-    compose("up", "-d", *extra)
+    compose("up", "-d", *extra, version=version)
     wait_healthy()
-    version = readiness.wait_http(BACKEND_URL, timeout=30)
+    answer = readiness.wait_http(BACKEND_URL, timeout=30)
     _wait_dockerhost()
     # After `up`: the containers that used the untagged images have been recreated.
     remove_outdated(built, log)
-    log(f"stack {PROJECT} healthy (backend {version}); docker host "
+    log(f"stack {PROJECT} healthy (backend {answer}, compose {version}); docker host "
         f"ssh -p {DOCKERHOST_SSH_PORT} root@127.0.0.1")
-    return _info()
+    return _info(version)
 
 
-def up(log: Log = quiet, *, fresh: bool = False) -> StackInfo:
-    """Leave the stack running: images current, every service healthy, the ssh host serving.
+def up(log: Log = quiet, *, fresh: bool = False,
+       compose_version: str = DEFAULT_COMPOSE) -> StackInfo:
+    """Leave the stack running: images current, every service healthy, the ssh host serving,
+    the project created by compose `compose_version` (`v1` or `v2`).
 
     With ``fresh`` the project (and its db volume) and the ssh host are recreated.
     """
+    version = checked_version(compose_version)
     with _locked():
-        return _converge(log, fresh=fresh, recreate=False)
+        return _converge(log, fresh=fresh, recreate=False, version=version)
 
 
-def reset(log: Log = quiet, *, recreate: bool = False) -> StackInfo:
+def reset(log: Log = quiet, *, recreate: bool = False,
+          compose_version: str | None = None) -> StackInfo:
     """Back to the declared state: backend and worker at v1.2.3, every service healthy.
 
     With ``recreate`` every service's container is recreated (state left inside a
-    container, such as maintenance mode, is gone); the db volume stays.
+    container, such as maintenance mode, is gone); the db volume stays. The compose CLI
+    that created the project is kept unless `compose_version` names the other.
     """
     with _locked():
-        return _converge(log, fresh=False, recreate=recreate)
+        version = checked_version(compose_version or created_by() or DEFAULT_COMPOSE)
+        return _converge(log, fresh=False, recreate=recreate, version=version)
 
 
 def set_backend_tag(tag: str, log: Log = quiet, *, wait: bool = True) -> None:
@@ -398,6 +394,8 @@ def _row(c: dict[str, Any], service: str) -> dict[str, Any]:
         "state": c["State"]["Status"],
         "health": (c["State"].get("Health") or {}).get("Status"),
         "image": c["Config"]["Image"],
+        # The compose CLI that created it (a compose label; none on the ssh host).
+        "compose": (c["Config"].get("Labels") or {}).get("com.docker.compose.version"),
         "ports": ", ".join(ports),
         "started_at": c["State"].get("StartedAt"),
     }

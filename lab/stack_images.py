@@ -37,7 +37,8 @@ class ImageSpec:
 
     repo: str
     context: Path
-    # (source directory, prefix inside the build context) copied next to the Dockerfile.
+    # (source directory or file, prefix or name inside the build context) copied next to
+    # the Dockerfile.
     extra: tuple[tuple[Path, str], ...] = ()
     # Tags built with --build-arg APP_VERSION=<tag>; empty: one image tagged `latest`.
     releases: tuple[str, ...] = field(default=())
@@ -59,7 +60,9 @@ APP = ImageSpec(
 )
 REDIS = ImageSpec("remediations-lab/redis", IMAGES_DIR / "redis")
 MARIADB = ImageSpec("remediations-lab/mariadb", IMAGES_DIR / "mariadb")
-DOCKERHOST = ImageSpec("remediations-lab/dockerhost", IMAGES_DIR / "dockerhost")
+# Compose v2 is installed in the image as on the controller (lab/compose_v2.py).
+DOCKERHOST = ImageSpec("remediations-lab/dockerhost", IMAGES_DIR / "dockerhost",
+                       extra=((LAB_DIR / "compose_v2.py", "compose_v2.py"),))
 SPECS = (APP, REDIS, MARIADB, DOCKERHOST)
 
 
@@ -75,6 +78,9 @@ def context_files(spec: ImageSpec) -> dict[str, Path]:
     """Map each path inside the build context to its source file."""
     files: dict[str, Path] = {}
     for src_root, prefix in ((spec.context, ""), *spec.extra):
+        if src_root.is_file():
+            files[prefix] = src_root
+            continue
         for path in _walk(src_root):
             files[prefix + path.relative_to(src_root).as_posix()] = path
     if "Dockerfile" not in files:

@@ -3,6 +3,7 @@
 The repository's tasks.py mounts them as `stack.*`:
 
 invoke stack.up       # build what changed, start what is missing, wait until all healthy
+invoke stack.up --compose v1   # the same, the project created by docker-compose 1.29
 invoke stack.status   # table (or --json)
 invoke stack.down     # remove the project's containers and the ssh host, keep images
 
@@ -30,7 +31,7 @@ def _progress(line: str) -> None:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    columns = ("service", "container", "state", "health", "version", "ports", "image")
+    columns = ("service", "container", "state", "health", "version", "ports", "image", "compose")
     cells = [list(columns)]
     for row in rows:
         cells.append(["-" if row.get(col) in (None, "") else str(row[col]) for col in columns])
@@ -40,16 +41,18 @@ def _table(rows: list[dict[str, Any]]) -> str:
     )
 
 
-@task(help={"fresh": "recreate the project (dropping the db volume) and the ssh host"})
-def up(c: Context, fresh: bool = False) -> None:
+@task(help={"fresh": "recreate the project (dropping the db volume) and the ssh host",
+            "compose": "the compose CLI that creates the project: v2 (default) or v1"})
+def up(c: Context, fresh: bool = False, compose: str = "v2") -> None:
     """Start the Docker lab: images, compose project remlab, ssh Docker host; wait healthy.
 
-    REMEDIATIONS_LAB_SLOT=k starts slot k's copy (remlab<k>, ports +10k).
+    REMEDIATIONS_LAB_SLOT=k starts slot k's copy (remlab<k>, ports +10k). `--compose v1`
+    creates the project with docker-compose 1.29 and prints the inventory that uses it.
     """
     from . import stack  # imported by the task, not by `invoke --list`
 
     try:
-        info = stack.up(_progress, fresh=fresh)
+        info = stack.up(_progress, fresh=fresh, compose_version=compose)
     except LabError as exc:
         raise Exit(f"stack.up failed: {exc}", code=1) from exc
     _progress(f"backend: {info.backend_url}")

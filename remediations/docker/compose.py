@@ -1,10 +1,12 @@
 """Compose services restarted, stopped, started or brought to a tag; the project's facts and logs.
 
 Every remediation reads the containers through the Docker SDK, acts with the compose CLI
-of the Docker host (v2 or v1, detected), and waits until each container it touched runs
-and is healthy (or just runs, without a healthcheck). A restart is done once per run:
-containers started after the run began count as restarted. See `compose_cli` for how
-the project is found and `docker` for how the engine is reached.
+of the Docker host (v2 or v1: `compose_version` in the inventory, else v2 where it is
+installed), names it in what it did (`restarted backend with docker compose v2.26.1`) and
+in its data (`compose`), and waits until each container it touched runs and is healthy
+(or just runs, without a healthcheck). A restart is done once per run: containers started
+after the run began count as restarted. See `project` for how the project and the CLI are
+found and `engine` for how the engine is reached.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0
         if not before:
             comp.require([service])
         action = plan_service_restarted(before, run_started=t.run.started_at)
-        data = {"service": service, "project": comp.proj.name, "compose": " ".join(comp.cli.argv),
+        data = {"service": service, "project": comp.proj.name, "compose": comp.cli.label,
                 "before": [c.to_dict() for c in before]}
         if not action:
             first = min(c.started_at for c in before if c.started_at)
@@ -100,8 +102,9 @@ def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0
         return apply(t, name, steps, ok_message="",
                      verify=lambda: _verify_ready(comp, [service], timeout=timeout,
                                                   started_after=t.run.started_at),
-                     action=f"{action} {service}",
-                     done=f"{'restarted' if action == 'restart' else 'brought up'} {service}",
+                     action=f"{action} {service} with {comp.cli.label}",
+                     done=f"{'restarted' if action == 'restart' else 'brought up'} {service} "
+                          f"with {comp.cli.label}",
                      diff=Diff(states(before), f"{service}: running (healthy), started by this run"),
                      data=data, on_failure=lambda: evidence(eng, before))
 
@@ -124,7 +127,7 @@ def compose_stack_restarted(t: Target, *, timeout: float = 300.0,
         services = comp.services(env)
         before = comp.containers()
         data = {"project": comp.proj.name, "services": services,
-                "compose": " ".join(comp.cli.argv), "before": [c.to_dict() for c in before]}
+                "compose": comp.cli.label, "before": [c.to_dict() for c in before]}
         if markers.done(t.conn, t.run, key):
             return _settled(comp, name, services, timeout=timeout, data=data,
                             ok_message=f"{comp.proj.name} already restarted by this run")
@@ -134,8 +137,9 @@ def compose_stack_restarted(t: Target, *, timeout: float = 300.0,
         return apply(t, name, steps, ok_message="",
                      verify=lambda: _verify_ready(comp, services, timeout=timeout,
                                                   started_after=t.run.started_at),
-                     action=f"take {comp.proj.name} down and up again ({len(services)} services)",
-                     done=f"restarted {comp.proj.name} (down, up -d)",
+                     action=f"take {comp.proj.name} down and up again ({len(services)} services) "
+                            f"with {comp.cli.label}",
+                     done=f"restarted {comp.proj.name} ({comp.cli.label} down, up -d)",
                      diff=Diff(states(before), f"{', '.join(services)}: new containers, healthy"),
                      data=data, on_failure=lambda: evidence(eng, comp.containers()))
 
@@ -172,11 +176,12 @@ def compose_services_stopped(t: Target, services: Sequence[str]) -> Result:
             return Verification(True, ", ".join(f"{c.name} {c.state}" for c in after), "", data)
 
         return apply(t, name, steps, verify=verify,
-                     ok_message=f"{', '.join(wanted)} not running", action=f"stop {', '.join(running)}",
-                     done=f"stopped {', '.join(running)}",
+                     ok_message=f"{', '.join(wanted)} not running",
+                     action=f"stop {', '.join(running)} with {comp.cli.label}",
+                     done=f"stopped {', '.join(running)} with {comp.cli.label}",
                      diff=Diff(states(before), "\n".join(f"{s}: exited" for s in running)),
                      data={"services": wanted, "project": comp.proj.name,
-                           "before": [c.to_dict() for c in before]})
+                           "compose": comp.cli.label, "before": [c.to_dict() for c in before]})
 
 
 def compose_services_started(t: Target, services: Sequence[str], *,
@@ -201,7 +206,7 @@ def compose_services_started(t: Target, services: Sequence[str], *,
             [comp.step("unpause", *paused, why="paused")] if paused else []) + (
             [comp.step("up", "-d", "--no-deps", *absent, why="no container")] if absent else [])
         before = [c for cs in found.values() for c in cs]
-        data = {"services": wanted, "project": comp.proj.name,
+        data = {"services": wanted, "project": comp.proj.name, "compose": comp.cli.label,
                 "before": [c.to_dict() for c in before]}
         if not steps:
             return _settled(comp, name, wanted, timeout=timeout, data=data,
@@ -209,7 +214,8 @@ def compose_services_started(t: Target, services: Sequence[str], *,
         acting = ", ".join(dict.fromkeys(stopped + paused + absent))
         return apply(t, name, steps, ok_message="",
                      verify=lambda: _verify_ready(comp, wanted, timeout=timeout),
-                     action=f"start {acting}", done=f"started {acting}",
+                     action=f"start {acting} with {comp.cli.label}",
+                     done=f"started {acting} with {comp.cli.label}",
                      diff=Diff(states(before), f"{', '.join(wanted)}: running (healthy)"),
                      data=data, on_failure=lambda: evidence(eng, before))
 
@@ -244,6 +250,7 @@ def compose_service_at_tag(t: Target, service: str, tag: str, *, timeout: float 
         before = comp.containers(service)
         data: dict[str, Any] = {"service": service, "tag": tag, "image": image,
                                 "image_id": image_id, "project": comp.proj.name,
+                                "compose": comp.cli.label,
                                 "before": [c.to_dict() for c in before]}
         if image_id is None:
             return t.result(name, Status.FAILED, f"image {image} is not on the engine; "
@@ -278,8 +285,9 @@ def compose_service_at_tag(t: Target, service: str, tag: str, *, timeout: float 
 
         old = ", ".join(sorted({c.image for c in before})) or "no container"
         return apply(t, name, steps, verify=verify, ok_message="",
-                     action=f"recreate {service} from {image} ({tag_var}={tag})",
-                     done=f"recreated {service} from {image}",
+                     action=f"recreate {service} from {image} ({tag_var}={tag}) "
+                            f"with {comp.cli.label}",
+                     done=f"recreated {service} from {image} with {comp.cli.label}",
                      diff=Diff(f"{service}: {old}", f"{service}: {image}"), data=data,
                      on_failure=lambda: evidence(eng, comp.containers(service)))
 
@@ -305,7 +313,7 @@ def compose_services(t: Target) -> Result:
     bad = [s for s, cs in found.items() if not cs or not all(c.ready for c in cs)]
     summary = ", ".join(f"{s} {v['state']}" + (f" ({v['health']})" if v["health"] else "")
                         for s, v in table.items())
-    data = {"project": comp.proj.name, "compose": " ".join(comp.cli.argv), "services": table}
+    data = {"project": comp.proj.name, "compose": comp.cli.label, "services": table}
     if bad:
         return t.result(name, Status.FAILED, f"{len(bad)} of {len(table)} not ready: "
                         f"{', '.join(bad)}", evidence=summary, data=data)
@@ -328,8 +336,8 @@ def compose_logs_saved(t: Target, *, services: Sequence[str] | None = None,
     with engine(t) as eng:
         comp = open_compose(t, eng)
         if since is not None and comp.cli.major < 2:
-            raise InvalidInput(f"{t.name}: docker-compose {comp.cli.version} has no `logs --since`"
-                               "; leave since out or install Compose v2")
+            raise InvalidInput(f"{t.name}: {comp.cli.label} has no `logs --since`; leave since "
+                               "out or use Compose v2 (compose_version: v2)")
         path = (f"{dest_dir}/{t.run.started_at:%Y%m%dT%H%M%SZ}-"
                 f"{validate.run_id(t.run.run_id)}-{comp.proj.name}-compose.log")
         logs = comp.argv("logs", "--no-color", "--timestamps",
@@ -346,10 +354,12 @@ def compose_logs_saved(t: Target, *, services: Sequence[str] | None = None,
                                 "", info)
 
         what = ", ".join(wanted) or "every service"
-        return apply(t, name, steps, verify=verify, action=f"save the logs of {what} to {path}",
-                     done=f"saved the logs of {what} to {path}",
+        return apply(t, name, steps, verify=verify,
+                     action=f"save the logs of {what} to {path} with {comp.cli.label}",
+                     done=f"saved the logs of {what} to {path} with {comp.cli.label}",
                      ok_message=f"logs of run {t.run.run_id} already saved in {path}",
-                     data={"path": path, "project": comp.proj.name, **(saved or {})})
+                     data={"path": path, "project": comp.proj.name, "compose": comp.cli.label,
+                           **(saved or {})})
 
 
 def _saved(t: Target, path: str) -> dict[str, Any] | None:

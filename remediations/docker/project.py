@@ -6,9 +6,12 @@ against the inventory file's folder, as `ansible_ssh_private_key_file` does),
 `compose_project` (default: the folder's name). Paths are used as they are on the
 Docker host, so an ssh-reached host must have the project at the same absolute path.
 
-Compose v2 (`docker compose`) or v1 (`docker-compose`) is detected per host, once per
-connection, and every compose command runs through `t.conn.run` as an argument list
-with `-p`, an absolute `-f` and `--project-directory` (no working directory needed).
+Which compose: `compose_version` in the inventory (`v1` or `v2`), else v2 (`docker
+compose`, or a `docker-compose` that reports 2.x) when the host has it, else v1
+(`docker-compose` 1.x); asked once per connection. Results name the one that ran
+(`docker compose v2.26.1`, `docker-compose 1.29.2`). Every compose command runs through
+`t.conn.run` as an argument list with `-p`, an absolute `-f` and `--project-directory`
+(no working directory needed).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ SERVICE_LABEL = "com.docker.compose.service"
 
 
 class ComposeMissing(DockerError):
-    """Neither `docker compose` nor `docker-compose` runs on the host."""
+    """No compose CLI runs on the host, or not the one the inventory asks for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,11 @@ class ComposeCli:
     def major(self) -> int:
         m = re.match(r"v?(\d+)", self.version)
         return int(m.group(1)) if m else 0
+
+    @property
+    def label(self) -> str:
+        """What ran, as results name it: `docker compose v2.26.1`, `docker-compose 1.29.2`."""
+        return f"{' '.join(self.argv)} {'v' if self.major >= 2 else ''}{self.version}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,30 +122,63 @@ def parse_version(text: str) -> str:
     return m.group(1) if m else ""
 
 
-_CACHE: weakref.WeakKeyDictionary[Any, ComposeCli] = weakref.WeakKeyDictionary()
+COMPOSE_VERSIONS = {"v1": 1, "v2": 2}
+_V2, _V1 = ("docker", "compose"), ("docker-compose",)
+_CACHE: weakref.WeakKeyDictionary[Any, dict[int | None, ComposeCli]] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
-def detect(conn: Connection) -> ComposeCli:
-    """Compose v2 if `docker compose version` works, else v1's `docker-compose`; once per connection.
+def compose_version(t: Target) -> int | None:
+    """The compose major the inventory asks for: `compose_version: v1 | v2` (1 or 2);
+    None when unset or `auto` (v2 when the host has it, else v1)."""
+    raw = t.var("compose_version")
+    text = str(raw).strip().lower() if isinstance(raw, str | int) else None
+    if raw is None or text in ("", "auto"):
+        return None
+    # YAML reads `compose_version: 2` as a number: 2 and "2" mean v2 too; a boolean never.
+    major = None if text is None or isinstance(raw, bool) else COMPOSE_VERSIONS.get(
+        text if text.startswith("v") else f"v{text}")
+    if major is None:
+        raise InvalidInput(f"{t.name}: compose_version must be v1, v2 or auto, not {raw!r}")
+    return major
 
-    The answer is kept for as long as the connection object lives (one host in one run).
+
+def _fits(cli: ComposeCli, want: int | None) -> bool:
+    return want is None or (cli.major >= 2) == (want >= 2)
+
+
+def detect(conn: Connection, want: int | None = None) -> ComposeCli:
+    """The compose CLI to use on this connection's host; asked once per connection.
+
+    `want` None: `docker compose` (v2) if `docker compose version` works, else
+    `docker-compose`. `want` 2: `docker compose`, else a `docker-compose` that is 2.x
+    (the standalone v2 binary). `want` 1: `docker-compose` 1.x only. The answer is kept for
+    as long as the connection object lives (one host in one run).
     """
     with _CACHE_LOCK:
-        known = _CACHE.get(conn)
+        known = _CACHE.get(conn, {}).get(want)
     if known is not None:
         return known
     found: ComposeCli | None = None
-    for argv in (("docker", "compose"), ("docker-compose",)):
+    seen: list[str] = []
+    for argv in ((_V1,) if want == 1 else (_V2, _V1)):
         res = conn.run([*argv, "version", "--short"], check=False, timeout=60)
         if res.succeeded and (version := parse_version(res.stdout)):
-            found = ComposeCli(argv, version)
-            break
-    if found is None:
+            cli = ComposeCli(argv, version)
+            if _fits(cli, want):
+                found = cli
+                break
+            seen.append(f"`{' '.join(argv)}` is {version}")
+        else:
+            seen.append(f"no `{' '.join(argv)}`")
+    if found is None and want is None:
         raise ComposeMissing(f"{conn.name}: neither `docker compose` nor `docker-compose` runs "
                              "there; install Compose v2 or docker-compose")
+    if found is None:
+        raise ComposeMissing(f"{conn.name}: the inventory says compose_version: v{want}, but "
+                             f"{' and '.join(seen)} there; install it or change compose_version")
     with _CACHE_LOCK:
-        _CACHE[conn] = found
+        _CACHE.setdefault(conn, {})[want] = found
     return found
 
 
@@ -202,7 +243,7 @@ class Compose:
 
 def open_compose(t: Target, eng: DockerEngine) -> Compose:
     proj = project(t)
-    return Compose(t, detect(t.conn), proj, eng)
+    return Compose(t, detect(t.conn, compose_version(t)), proj, eng)
 
 
 @dataclass(frozen=True, slots=True)

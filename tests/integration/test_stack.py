@@ -4,6 +4,8 @@ What the Docker remediations rely on, proven against the real engine: every serv
 healthy, /up reporting the release of the running tag, APP_TAG switching the backend,
 v1.2.4 turning unhealthy, the worker draining the redis queue, the ssh host seeing the
 very same containers (and compose agreeing they are up to date), and `reset()` undoing it.
+Both compose CLIs are there, on this machine and on the ssh host; the project is created
+by v2 unless the lab is asked for v1 (its inventory then says `compose_version: v1`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def test_every_service_is_healthy(stack_info: stack.StackInfo) -> None:
         assert c["Config"]["Labels"]["remediations.lab"] == "stack"
         assert c["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert stack_info.project == "remlab"
+    assert stack_info.compose_version == "v2"
+    assert {rows[s]["compose"][:2] for s in stack.SERVICES} == {"2."}, rows  # created by v2
     assert stack_info.backend_url == "http://127.0.0.1:8091/up"
     assert (stack_info.project_dir / "docker-compose.yml").is_file()
     assert stack_info.inventory.is_file()
@@ -92,7 +96,8 @@ def test_app_tag_brings_the_backend_to_an_older_release(stack_info: stack.StackI
     worker_before = _by_service()["worker"]["Id"]
     # Exactly what a user (or the compose remediation) types.
     subprocess.run(
-        ["docker-compose", "-p", "remlab", "up", "-d", "--no-deps", "backend"],
+        [*stack.compose_command(stack_info.compose_version), "-p", "remlab", "up", "-d",
+         "--no-deps", "backend"],
         cwd=stack_info.project_dir, env={**os.environ, "APP_TAG": "v1.2.2"},
         capture_output=True, text=True, timeout=120, check=True,
     )
@@ -168,15 +173,19 @@ def test_the_ssh_host_drives_the_same_engine_and_project(stack_info: stack.Stack
     assert proc.returncode == 0, proc.stderr
     assert set(proc.stdout.split()) == set(local)
     # compose on the ssh host, in the same absolute directory, sees the same project...
-    ps = stack.ssh("sh", "-c", f"cd {stack_info.project_dir} && docker-compose -p remlab ps -q")
+    cli = " ".join(stack.compose_command(stack_info.compose_version))
+    ps = stack.ssh("sh", "-c", f"cd {stack_info.project_dir} && {cli} -p remlab ps -q")
     assert ps.returncode == 0, ps.stderr
     assert set(ps.stdout.split()) == set(local.values())
     # ...and agrees it is up to date: nothing recreated when driven from there.
-    up = stack.ssh("docker-compose", "-p", "remlab", "-f", str(stack.COMPOSE_FILE), "up", "-d")
+    up = stack.ssh(*stack.compose_command(stack_info.compose_version), "-p", "remlab", "-f",
+                   str(stack.COMPOSE_FILE), "up", "-d")
     assert up.returncode == 0, up.stderr
-    assert "Recreating" not in up.stderr
+    assert "Recreat" not in up.stderr  # v1 says Recreating, v2 Recreate
     assert {c["Name"].lstrip("/"): c["Id"] for c in stack.containers()} == local
+    # Both compose CLIs, as on this machine: Debian's 1.29 and trixie's v2 plugin.
     assert stack.ssh("docker-compose", "version", "--short").stdout.strip() == "1.29.2"
+    assert stack.ssh("docker", "compose", "version", "--short").stdout.startswith("2.")
 
 
 def test_reset_restores_the_declared_state(stack_info: stack.StackInfo) -> None:
@@ -218,6 +227,15 @@ def test_the_inventory_names_both_docker_hosts(stack_info: stack.StackInfo) -> N
     assert (ssh_vars["ansible_host"], ssh_vars["ansible_port"]) == ("127.0.0.1", 2290)
     key = (stack_info.inventory.parent / ssh_vars["ansible_ssh_private_key_file"]).resolve()
     assert key == stack_info.ssh_key.resolve()
+    assert "compose_version" not in ssh_vars  # the library picks v2 where both exist
+    # The lab's compose v1 inventory: the same hosts and paths, `compose_version: v1`.
+    v1 = {h.name: h.vars for h in load_inventory(str(stack.inventory_for("v1"))).select("all")}
+    assert set(v1) == set(hosts)
+    for name, host in hosts.items():
+        resolved = {k: v for k, v in v1[name].items() if k != "compose_version"}
+        assert resolved["compose_project_dir"] == str(stack_info.project_dir)
+        assert v1[name]["compose_version"] == "v1"
+        assert set(resolved) == set(host.vars)
 
 
 def test_stack_status_task_prints_json(stack_info: stack.StackInfo) -> None:
@@ -234,3 +252,52 @@ def test_stack_status_task_prints_json(stack_info: stack.StackInfo) -> None:
     rows = {row["service"]: row for row in json.loads(proc.stdout)}
     assert rows["backend"]["version"] == "1.2.3"
 
+
+
+# -- Compose v2 beside v1 (lab/compose_v2.py) -------------------------------------------------
+
+def test_both_compose_clis_on_this_machine_and_installing_again_is_a_no_op() -> None:
+    from lab import compose_v2
+
+    started = time.monotonic()
+    version = compose_v2.install(log=lambda line: pytest.fail(f"installed again: {line}"))
+    assert time.monotonic() - started < 5
+    assert version.startswith("2.") and compose_v2.plugin_version() == version
+    docker = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True,
+                            text=True, check=True)
+    assert docker.stdout.startswith(version)
+    v1 = subprocess.run(["docker-compose", "version", "--short"], capture_output=True, text=True,
+                        check=True)
+    assert v1.stdout.strip() == "1.29.2"
+    # v1 is still Debian's package; the plugin was copied out of trixie's, never installed
+    package = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "docker-compose"],
+                             capture_output=True, text=True, check=True)
+    assert package.stdout.startswith("1.29.")
+
+
+def test_the_trixie_sources_are_derived_from_this_machines_own(tmp_path: Path) -> None:
+    from lab import compose_v2
+
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text(
+        "# a comment\n"
+        "deb [arch=amd64 signed-by=/usr/share/keyrings/a.gpg] http://mirror.test/debian "
+        "bookworm main contrib\n"
+        "deb http://mirror.test/debian bookworm-updates main\n"
+        "deb-src http://mirror.test/debian bookworm main\n")
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\n# http://snapshot.test/archive\nURIs: http://other.test/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+        "Types: deb\nURIs: http://other.test/debian-security\nSuites: bookworm-security\n"
+        "Components: main\n\n"
+        "Types: deb\nURIs: http://off.test/debian\nSuites: bookworm\nEnabled: no\n")
+    (tmp_path / "sources.list.d" / "vendor.list.disabled").write_text(
+        "deb http://vendor.test/apt bookworm main\n")
+    assert compose_v2.derived_sources(tmp_path, "bookworm") == (
+        "Types: deb\nURIs: http://mirror.test/debian\nSuites: trixie\nComponents: main\n"
+        "Architectures: amd64\nSigned-By: /usr/share/keyrings/a.gpg\n\n"
+        "Types: deb\nURIs: http://other.test/debian\nSuites: trixie\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    with pytest.raises(compose_v2.InstallError, match=r"no `deb \.\.\. bullseye` entry"):
+        compose_v2.derived_sources(tmp_path, "bullseye")

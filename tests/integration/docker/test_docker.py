@@ -184,6 +184,7 @@ def test_prune_volumes_only_when_asked(dcli: Any, host: str, scene: PruneScene) 
 # --- memory, stats, logs ----------------------------------------------------------------------
 
 def backend() -> Any:
+    """The backend container (named `remlab-backend-1` by compose v2, `remlab_backend_1` by v1)."""
     found = docker.from_env().containers.list(all=True, filters={"label": [
         f"com.docker.compose.project={stack.PROJECT}", "com.docker.compose.service=backend"]})
     assert len(found) == 1
@@ -194,7 +195,7 @@ def backend() -> Any:
 def test_container_stats(dcli: Any, host: str) -> None:
     res = dcli("container-stats", host, "--container", "backend")
     assert res.code == 0, res.stderr
-    stats = one(res, host)["data"]["containers"][f"{stack.PROJECT}_backend_1"]
+    stats = one(res, host)["data"]["containers"][backend().name]
     assert 5 * 2**20 < stats["memory_bytes"] < 2**30 and stats["pids"] > 1
     assert stats["memory_limit"] > stats["memory_bytes"]
 
@@ -211,7 +212,7 @@ def test_restart_above_memory_threshold_once_per_run(dcli: Any, host: str) -> No
     assert backend().attrs["State"]["StartedAt"] == before["State"]["StartedAt"]
 
     run_id = f"test-{uuid.uuid4().hex[:10]}"
-    res = dcli("restart-if-memory", host, "--container", f"{stack.PROJECT}_backend_1", "--max-mb", "1",
+    res = dcli("restart-if-memory", host, "--container", backend().name, "--max-mb", "1",
                "--run-id", run_id)
     assert res.code == 0, res.stderr
     r = one(res, host)
@@ -318,7 +319,7 @@ def ssh_host_with_engine_files(tmp_path: Any) -> Iterator[Any]:
 def test_container_logs_cleared_over_ssh_on_a_host_that_has_the_engines_files(
         cli: Any, ssh_host_with_engine_files: Any) -> None:
     def run(*args: str) -> dict[str, Any]:
-        argv = ["clear-container-logs", "--container", f"{stack.PROJECT}_backend_1", "--yes", *args,
+        argv = ["clear-container-logs", "--container", backend().name, "--yes", *args,
                 "-i", str(ssh_host_with_engine_files), "--json"]
         res = cli(*argv)
         return one(res, "dockerhost-files")

@@ -205,7 +205,7 @@ def test_restart_check_mode_lists_the_exact_command_and_touches_nothing(use_fake
     res = compose_service_restarted(target(conn, check=True), "backend")
     assert res.status is Status.CHANGED and res.check
     assert list(res.commands) == [f"docker-compose {PROJ} restart backend"]
-    assert res.message == "would restart backend"
+    assert res.message == "would restart backend with docker-compose 1.29.2"
     assert compose_lines(conn) == []
 
 

@@ -256,6 +256,20 @@ def test_compose_save_writes_the_output_whole_or_not_at_all(tmp_path: Path) -> N
     assert bad.exit_code == 5 and not (folder / "b.log").exists()
 
 
+def test_compose_save_takes_compose_v2_26s_erase_line_off_each_line(tmp_path: Path) -> None:
+    """`docker compose logs` 2.24-2.26 starts each line with ESC [2K, even into a file."""
+    dest = tmp_path / "v2.log"
+    lines = ["\x1b[2Kbackend-1  | 2026-11-23T10:00:00Z GET /up", "\x1b[2Kdb-1  | ready",
+             "worker-1  | keeps \x1b[2K inside a line", "\x1b[31mcolour stays"]
+    ok = run(["sh", "-c", script("compose-save.sh"), "_", str(tmp_path), str(dest),
+              "printf", "%s\n", *lines])
+    assert ok.exit_code == 0, ok.stderr
+    assert dest.read_text().splitlines() == [
+        "backend-1  | 2026-11-23T10:00:00Z GET /up", "db-1  | ready",
+        "worker-1  | keeps \x1b[2K inside a line", "\x1b[31mcolour stays"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v2.log"]
+
+
 # -- redis-scan.sh -------------------------------------------------------------------------
 
 def test_redis_scan_walks_every_cursor_and_passes_the_flags(tmp_path: Path) -> None:
