@@ -75,8 +75,7 @@ def summarise(t: Target, runbook: str, results: Sequence[Result]) -> Result:
         status = Status.CHANGED
     else:
         status = Status.OK
-    acted = [r for r in results if r.status in (Status.CHANGED, Status.FAILED, Status.UNREACHABLE)
-             and not r.data.get("fact")]
+    acted = [r for r in results if (r.changed or r.status.is_failure) and not r.data.get("fact")]
     parts = [f"{r.remediation}: {r.message}" for r in acted] or ["nothing to do"]
     last = results[-1] if results else None
     if last is not None and last.remediation == "verify" and last not in acted:
