@@ -378,8 +378,8 @@ def _run_host(remediation: Remediation, host: Host, ctx: RunContext, opts: RunOp
         result = failed(f"{exc}; nothing done; {exc.hint}", status=Status.SKIPPED,
                         locked_by=exc.owner)
     except CommandTimeout as exc:
-        result = (_unknown(host.name, label, ctx, f"timed out: {exc}", sent, 0.0) if exc.sent
-                  else failed(f"timed out: {exc}"))
+        result = (_unknown(host.name, label, ctx, f"timed out: no answer within {exc.timeout:g}s",
+                           sent, 0.0) if exc.sent else failed(f"timed out: {exc}"))
     except CommandFailed as exc:
         result = failed(f"`{exc.result.command}` exited {exc.result.exit_code}", exc.result.tail())
     except RemediationError as exc:
