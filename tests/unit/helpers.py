@@ -24,3 +24,11 @@ def host(name: str = "web1", **hostvars: Any) -> Host:
 
     with tempfile.TemporaryDirectory() as tmp:
         return inventory(Path(tmp), {name: hostvars}).get(name)
+
+
+def ansible_list_hosts(output: str) -> list[str]:
+    """The hosts `ansible PATTERN --list-hosts` printed, in its order."""
+    lines = output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.strip().startswith("hosts ("))
+    count = int(lines[header].strip()[len("hosts ("):-2])
+    return [line.strip() for line in lines[header + 1:header + 1 + count]]

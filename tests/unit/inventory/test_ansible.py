@@ -19,6 +19,7 @@ import pytest
 
 from remediations.core.errors import NoHostsMatched
 from remediations.inventory import Inventory, load_inventory
+from tests.unit.helpers import ansible_list_hosts
 
 DATA = Path(__file__).parent / "inventory_data"
 FIXTURES = {
@@ -82,13 +83,6 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def _list_hosts(output: str) -> list[str]:
-    lines = output.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.strip().startswith("hosts ("))
-    count = int(lines[header].strip()[len("hosts ("):-2])
-    return [line.strip() for line in lines[header + 1:header + 1 + count]]
-
-
 @pytest.fixture(scope="module", params=sorted(FIXTURES))
 def ansible_view(request: pytest.FixtureRequest,
                  ansible_env: dict[str, str]) -> tuple[Inventory, dict[str, Any]]:
@@ -106,7 +100,7 @@ def ansible_view(request: pytest.FixtureRequest,
     view: dict[str, Any] = {
         "list": json.loads(outputs.pop("list")),
         "export": json.loads(outputs.pop("export")),
-        "patterns": {p: _list_hosts(out) for p, out in outputs.items()},
+        "patterns": {p: ansible_list_hosts(out) for p, out in outputs.items()},
     }
     return load_inventory(path), view
 

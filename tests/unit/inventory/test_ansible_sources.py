@@ -28,6 +28,7 @@ import pytest
 from remediations.core.errors import InventoryError
 from remediations.inventory import Inventory, ansible_source, inventory_settings, load_inventory
 from remediations.inventory.markers import UnsafeText, VaultText
+from tests.unit.helpers import ansible_list_hosts
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ansible") is None or shutil.which("ansible-inventory") is None,
@@ -148,13 +149,6 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def list_hosts(output: str) -> list[str]:
-    lines = output.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.strip().startswith("hosts ("))
-    count = int(lines[header].strip()[len("hosts ("):-2])
-    return [line.strip() for line in lines[header + 1:header + 1 + count]]
-
-
 def unwrap(value: Any) -> Any:
     """Ansible's JSON with its vault and unsafe wrappers undone by Ansible's own library."""
     from ansible.parsing.vault import VaultLib, VaultSecret
@@ -188,7 +182,7 @@ def ansible_view(project: tuple[Path, dict[str, str]]) -> dict[str, Any]:
         futures = {key: pool.submit(run, args, root, env) for key, args in jobs.items()}
         out = {key: future.result() for key, future in futures.items()}
     return {"list": unwrap(json.loads(out.pop("list"))),
-            "patterns": {p: list_hosts(text) for p, text in out.items()}}
+            "patterns": {p: ansible_list_hosts(text) for p, text in out.items()}}
 
 
 @pytest.fixture(scope="module")
