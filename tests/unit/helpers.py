@@ -32,3 +32,16 @@ def ansible_list_hosts(output: str) -> list[str]:
     header = next(i for i, line in enumerate(lines) if line.strip().startswith("hosts ("))
     count = int(lines[header].strip()[len("hosts ("):-2])
     return [line.strip() for line in lines[header + 1:header + 1 + count]]
+
+
+def groups_as_ansible_lists_them(inv: Inventory) -> dict[str, Any]:
+    """`inv`'s groups as `ansible-inventory --list` prints them (empty groups left out)."""
+    listed: dict[str, Any] = {}
+    for group in inv.groups.values():
+        entry: dict[str, Any] = {"children": list(group.children)}
+        if group.name != "all":
+            entry["hosts"] = list(group.hosts)
+        entry = {k: v for k, v in entry.items() if v}
+        if entry:
+            listed[group.name] = entry
+    return listed

@@ -19,7 +19,7 @@ import pytest
 
 from remediations.core.errors import NoHostsMatched
 from remediations.inventory import Inventory, load_inventory
-from tests.unit.helpers import ansible_list_hosts
+from tests.unit.helpers import ansible_list_hosts, groups_as_ansible_lists_them
 
 DATA = Path(__file__).parent / "inventory_data"
 FIXTURES = {
@@ -132,15 +132,7 @@ def test_host_vars_match_ansible(ansible_view: tuple[Inventory, dict[str, Any]])
 def test_groups_match_ansible(ansible_view: tuple[Inventory, dict[str, Any]]) -> None:
     inventory, view = ansible_view
     listed = {k: v for k, v in view["list"].items() if k != "_meta"}
-    ours = {}
-    for group in inventory.groups.values():
-        entry: dict[str, Any] = {"children": list(group.children)}
-        if group.name != "all":
-            entry["hosts"] = list(group.hosts)
-        entry = {k: v for k, v in entry.items() if v}
-        if entry:
-            ours[group.name] = entry
-    assert ours == listed
+    assert groups_as_ansible_lists_them(inventory) == listed
 
 
 def test_group_vars_match_ansible_export(ansible_view: tuple[Inventory, dict[str, Any]]) -> None:

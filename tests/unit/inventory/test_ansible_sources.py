@@ -28,7 +28,7 @@ import pytest
 from remediations.core.errors import InventoryError
 from remediations.inventory import Inventory, ansible_source, inventory_settings, load_inventory
 from remediations.inventory.markers import UnsafeText, VaultText
-from tests.unit.helpers import ansible_list_hosts
+from tests.unit.helpers import ansible_list_hosts, groups_as_ansible_lists_them
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ansible") is None or shutil.which("ansible-inventory") is None,
@@ -210,15 +210,7 @@ def test_hosts_and_variables_are_ansibles(ours: Inventory, ansible_view: dict[st
 
 def test_groups_are_ansibles(ours: Inventory, ansible_view: dict[str, Any]) -> None:
     listed = {k: v for k, v in ansible_view["list"].items() if k != "_meta"}
-    mine: dict[str, Any] = {}
-    for group in ours.groups.values():
-        entry: dict[str, Any] = {"children": list(group.children)}
-        if group.name != "all":
-            entry["hosts"] = list(group.hosts)
-        entry = {k: v for k, v in entry.items() if v}
-        if entry:
-            mine[group.name] = entry
-    assert mine == listed
+    assert groups_as_ansible_lists_them(ours) == listed
     assert {"role_web", "role_none", "tens", "staging", "edge"} <= set(ours.groups)
 
 
