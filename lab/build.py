@@ -1,7 +1,8 @@
 """Build the lab images without any registry: debootstrap -> docker import -> docker build.
 
-The web image is tagged with a hash of its whole build context (and of the base image),
-so an unchanged lab never rebuilds and a changed file always does.
+base -> web -> db: each built image is tagged with a hash of its whole build context and of
+the image it is built FROM, so an unchanged lab never rebuilds and a changed file always
+does (a changed web image rebuilds the db image too).
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._run import LabError, Log, quiet, run, stream, tail
+from .apt_sources import debootstrap_mirror, image_sources
 
 LAB_DIR = Path(__file__).resolve().parent
 WEB_CONTEXT = LAB_DIR / "images" / "web"
+DB_CONTEXT = LAB_DIR / "images" / "db"
 APP_SOURCE = LAB_DIR / "app"
 
 BASE_IMAGE = "remediations-lab/base:bookworm"
 WEB_REPO = "remediations-lab/web"
-MIRROR = "http://deb.debian.org/debian"
-SOURCES = (
-    "deb http://deb.debian.org/debian bookworm main\n"
-    "deb http://deb.debian.org/debian bookworm-updates main\n"
-    "deb http://deb.debian.org/debian-security bookworm-security main\n"
-)
+DB_REPO = "remediations-lab/db"
+# (source folder, prefix inside the build context) of each image.
+WEB_SOURCES = ((WEB_CONTEXT, ""), (APP_SOURCE, "app/"))
+DB_SOURCES = ((DB_CONTEXT, ""),)
 _SKIP_NAMES = {"__pycache__", ".DS_Store"}
 # The legacy builder honours --network host on Docker 20.10; BuildKit would need buildx.
 _BUILD_ENV = {"DOCKER_BUILDKIT": "0"}
@@ -59,15 +60,17 @@ def build_base(log: Log = quiet) -> str:
     existing = image_id(BASE_IMAGE)
     if existing:
         return existing
-    log(f"building {BASE_IMAGE} with debootstrap (a few minutes)")
+    # Derived before the long debootstrap, so missing apt sources fail at once.
+    mirror, sources = debootstrap_mirror(), image_sources()
+    log(f"building {BASE_IMAGE} with debootstrap from {mirror} (a few minutes)")
     with tempfile.TemporaryDirectory(prefix="lab-rootfs-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
         stream(
-            ["debootstrap", "--variant=minbase", "bookworm", str(root), MIRROR],
+            ["debootstrap", "--variant=minbase", "bookworm", str(root), mirror],
             log,
             keep=_first_of_each_phase(),
         )
-        (root / "etc/apt/sources.list").write_text(SOURCES)
+        (root / "etc/apt/sources.list").write_text(sources)
         # Lists and .debs are re-fetched by every image build; keep the base small.
         shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
         (root / "var/lib/apt/lists/partial").mkdir(parents=True)
@@ -108,10 +111,13 @@ def _import_rootfs(root: Path) -> None:
         raise LabError(f"importing the rootfs failed (tar exit {tar_code}):\n{tail(imp.stderr)}")
 
 
-def _context_files() -> dict[str, Path]:
-    """Map each path inside the build context to its source file: image files + app source."""
+Sources = tuple[tuple[Path, str], ...]
+
+
+def _context_files(sources: Sources) -> dict[str, Path]:
+    """Map each path inside the build context to its source file (image files + extras)."""
     files: dict[str, Path] = {}
-    for src_root, prefix in ((WEB_CONTEXT, ""), (APP_SOURCE, "app/")):
+    for src_root, prefix in sources:
         for dirpath, dirnames, filenames in os.walk(src_root):
             dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_NAMES)
             for name in filenames:
@@ -120,13 +126,14 @@ def _context_files() -> dict[str, Path]:
                 path = Path(dirpath) / name
                 files[prefix + path.relative_to(src_root).as_posix()] = path
     if "Dockerfile" not in files:
-        raise LabError(f"{WEB_CONTEXT}/Dockerfile is missing")
+        raise LabError(f"{sources[0][0]}/Dockerfile is missing")
     return files
 
 
-def context_hash(base_id: str) -> str:
-    digest = hashlib.sha256(base_id.encode())
-    for rel, path in sorted(_context_files().items()):
+def context_hash(parent: str, sources: Sources = WEB_SOURCES) -> str:
+    """A hash of the parent image (id or content-hashed tag) and of every context file."""
+    digest = hashlib.sha256(parent.encode())
+    for rel, path in sorted(_context_files(sources).items()):
         # Mode matters too: an executable bit changes the image.
         digest.update(f"\0{rel}\0{path.stat().st_mode & 0o111:o}\0".encode())
         digest.update(path.read_bytes())
@@ -137,30 +144,19 @@ def _build_step(line: str) -> bool:
     return line.startswith(("Step ", "Successfully"))
 
 
-def build_web(base_id: str, log: Log = quiet) -> str:
-    """Build the web-host image unless one with the same content hash exists; return its tag."""
-    tag = f"{WEB_REPO}:{context_hash(base_id)}"
+def _build(repo: str, parent: str, sources: Sources, log: Log, build_args: list[str]) -> str:
+    """Build `repo` unless an image with the same content hash exists; return its tag."""
+    tag = f"{repo}:{context_hash(parent, sources)}"
     if image_id(tag) is None:
         log(f"building {tag}")
-        with tempfile.TemporaryDirectory(prefix="lab-web-ctx-") as tmp:
-            for rel, src in _context_files().items():
+        with tempfile.TemporaryDirectory(prefix="lab-ctx-") as tmp:
+            for rel, src in _context_files(sources).items():
                 dest = Path(tmp) / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest)
             stream(
-                [
-                    "docker",
-                    "build",
-                    "--network",
-                    "host",
-                    "--label",
-                    "remediations.lab=1",
-                    "-t",
-                    tag,
-                    "-t",
-                    f"{WEB_REPO}:latest",
-                    ".",
-                ],
+                ["docker", "build", "--network", "host", "--label", "remediations.lab=1",
+                 *build_args, "-t", tag, "-t", f"{repo}:latest", "."],
                 log,
                 keep=_build_step,
                 env=_BUILD_ENV,
@@ -168,15 +164,25 @@ def build_web(base_id: str, log: Log = quiet) -> str:
             )
     else:
         log(f"{tag} is up to date")
-    run(["docker", "tag", tag, f"{WEB_REPO}:latest"])
+    run(["docker", "tag", tag, f"{repo}:latest"])
     return tag
 
 
-def prune_web_images(keep: str, log: Log = quiet) -> None:
-    """Remove web images of older content hashes that no container uses any more."""
-    listed = run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", WEB_REPO])
+def build_web(base_id: str, log: Log = quiet) -> str:
+    """Build the web-host image unless one with the same content hash exists; return its tag."""
+    return _build(WEB_REPO, base_id, WEB_SOURCES, log, [])
+
+
+def build_db(web_tag: str, log: Log = quiet) -> str:
+    """Build the db-host image FROM `web_tag` (its hash covers the web image's); return its tag."""
+    return _build(DB_REPO, web_tag, DB_SOURCES, log, ["--build-arg", f"WEB_IMAGE={web_tag}"])
+
+
+def prune_web_images(keep: str, log: Log = quiet, repo: str = WEB_REPO) -> None:
+    """Remove `repo` images of older content hashes that no container uses any more."""
+    listed = run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo])
     for ref in listed.stdout.split():
-        if ref in (keep, f"{WEB_REPO}:latest"):
+        if ref in (keep, f"{repo}:latest"):
             continue
         # Fails (and is left for a later up) while a container still runs from it.
         if run(["docker", "image", "rm", ref], check=False).returncode == 0:
@@ -186,3 +192,9 @@ def prune_web_images(keep: str, log: Log = quiet) -> None:
 def build_images(log: Log = quiet) -> str:
     """Ensure the base and web images exist; return the web image tag to run."""
     return build_web(build_base(log), log)
+
+
+def build_all(log: Log = quiet) -> tuple[str, str]:
+    """Ensure the base, web and db images exist; return the (web, db) tags to run."""
+    web = build_images(log)
+    return web, build_db(web, log)

@@ -8,29 +8,36 @@ those whose image or settings are outdated, and returns only once every host ser
     >>> info = lab.up(print)
     >>> info.host("web1").health_url
     'http://127.0.0.1:8001/up'
+
+``HOSTS`` are the web hosts (web1, web2), ``DB_HOSTS`` the database host (db1, built FROM
+the web image plus PostgreSQL, PgBouncer and MariaDB), ``ALL_HOSTS`` both.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import readiness
 from ._run import REPO_ROOT, STATE_DIR, LabError, Log, container_spec, quiet, run
-from .build import build_images, image_id, prune_web_images
+from .build import DB_REPO, build_all, build_images, image_id, prune_web_images
 from .engine import engine_answers, ensure_engine
+from .hosts import ALL_HOSTS, DB, DB_HOSTS, HOSTS, SLOT, LabHost, slot_hosts, slot_inventory
 
 __all__ = [
+    "ALL_HOSTS",
+    "DB_HOSTS",
     "HOSTS",
+    "SLOT",
     "LabError",
     "LabHost",
     "LabInfo",
     "build_images",
     "down",
     "ensure_engine",
+    "slot_hosts",
     "ssh_key_path",
     "start_host",
     "status",
@@ -41,9 +48,7 @@ __all__ = [
 NETWORK = "remediations-lab"
 LABEL = "remediations.lab"
 LAB_YML = REPO_ROOT / "inventories" / "lab.yml"
-# A slot is an independent copy of the lab (own containers, ports shifted by 10 per slot,
-# own generated inventory), so several test runs or benchmarks can share one engine.
-SLOT = int(os.environ.get("REMEDIATIONS_LAB_SLOT", "0") or 0)
+# Each slot (lab/hosts.py) has its own generated inventory.
 INVENTORY = LAB_YML if SLOT == 0 else STATE_DIR / f"lab-slot{SLOT}.yml"
 SSH_DIR = STATE_DIR / "ssh"
 
@@ -64,20 +69,9 @@ SYSTEMD_FLAGS = (
     "--tmpfs",
     "/run/lock",
 )
-
-
-@dataclass(frozen=True)
-class LabHost:
-    """One web host of the lab and how to reach it from this machine."""
-
-    name: str
-    container: str
-    ssh_port: int
-    http_port: int
-
-    @property
-    def health_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/up"
+# A small disk of its own, so tests can fill a filesystem for real (triage fault injection)
+# without touching the engine's storage.
+SCRATCH_FLAGS = ("--tmpfs", "/mnt/scratch:size=16m")
 
 
 @dataclass(frozen=True)
@@ -89,6 +83,8 @@ class LabInfo:
     ssh_key: Path
     inventory: Path
     hosts: tuple[LabHost, ...]
+    # The db hosts' image; `image` is the web hosts'.
+    db_image: str = field(default="")
 
     def host(self, name: str) -> LabHost:
         for host in self.hosts:
@@ -97,31 +93,14 @@ class LabInfo:
         raise LabError(f"no lab host {name!r}; known: {', '.join(h.name for h in self.hosts)}")
 
 
-def slot_hosts(slot: int) -> tuple[LabHost, ...]:
-    prefix = "rem" if slot == 0 else f"rem{slot}"
-    return tuple(
-        LabHost(f"web{i}", f"{prefix}-web{i}", 2200 + i + 10 * slot, 8000 + i + 10 * slot)
-        for i in (1, 2)
-    )
-
-
-HOSTS: tuple[LabHost, ...] = slot_hosts(SLOT)
-
-
 def _write_slot_inventory() -> None:
     """inventories/lab.yml with this slot's containers and ports, and an absolute key path."""
-    text = LAB_YML.read_text()
-    for base, mine in zip(slot_hosts(0), HOSTS, strict=True):
-        text = (text.replace(base.container, mine.container)
-                .replace(f": {base.ssh_port},", f": {mine.ssh_port},")
-                .replace(f":{base.http_port}/", f":{mine.http_port}/"))
-    text = text.replace("../.lab/ssh/", f"{SSH_DIR}/")
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    INVENTORY.write_text(text)
+    INVENTORY.write_text(slot_inventory(LAB_YML.read_text(), SLOT, str(SSH_DIR)))
 
 
 def _host(name: str) -> LabHost:
-    return LabInfo("", NETWORK, ssh_key_path(), INVENTORY, HOSTS).host(name)
+    return LabInfo("", NETWORK, ssh_key_path(), INVENTORY, ALL_HOSTS).host(name)
 
 
 def ssh_key_path() -> Path:
@@ -170,6 +149,7 @@ def _run_args(host: LabHost, image: str, key: Path) -> list[str]:
         "--label",
         f"{LABEL}.host={host.name}",
         *SYSTEMD_FLAGS,
+        *SCRATCH_FLAGS,
         "--stop-timeout",
         "30",
         # Published on loopback only: nothing here may be reached on another address.
@@ -211,7 +191,10 @@ def _ensure_container(host: LabHost, image: str, key: Path, log: Log, *, fresh: 
 
 def _wait_ready(host: LabHost, key: Path, log: Log) -> None:
     readiness.wait_systemd(host.container, log)
-    readiness.check_services(host.container)
+    is_db = host.role == DB
+    readiness.check_services(host.container, readiness.DB_SERVICES if is_db else readiness.SERVICES)
+    if is_db:
+        readiness.check_databases(host.container)
     version = readiness.wait_http(host.health_url)
     readiness.wait_ssh(key, host.ssh_port)
     log(f"{host.name} ready (release {version})")
@@ -224,23 +207,25 @@ def up(log: Log = quiet, *, fresh: bool = False) -> LabInfo:
     such as a switched release or maintenance mode, is gone); images are still cached.
     """
     ensure_engine(log)
-    image = build_images(log)
+    image, db_image = build_all(log)
     key = _ensure_ssh_key(log)
     if SLOT:
         _write_slot_inventory()
     _ensure_network(log)
     # Create/start every host first so they boot in parallel, then wait for each.
-    for host in HOSTS:
-        _ensure_container(host, image, key, log, fresh=fresh)
-    for host in HOSTS:
+    for host in ALL_HOSTS:
+        _ensure_container(host, db_image if host.role == DB else image, key, log, fresh=fresh)
+    for host in ALL_HOSTS:
         _wait_ready(host, key, log)
     prune_web_images(image, log)
-    return LabInfo(image=image, network=NETWORK, ssh_key=key, inventory=INVENTORY, hosts=HOSTS)
+    prune_web_images(db_image, log, repo=DB_REPO)
+    return LabInfo(image=image, network=NETWORK, ssh_key=key, inventory=INVENTORY,
+                   hosts=ALL_HOSTS, db_image=db_image)
 
 
 def down(log: Log = quiet) -> None:
     """Remove the lab containers and network; images stay for the next `up()`."""
-    for host in HOSTS:
+    for host in ALL_HOSTS:
         if _inspect(host.container) is not None:
             log(f"removing {host.container}")
             run(["docker", "rm", "-f", host.container], timeout=120)
@@ -262,7 +247,7 @@ def status() -> list[dict[str, Any]]:
     if not engine_answers():
         raise LabError("the Docker engine does not answer; `invoke lab.up` starts it")
     rows: list[dict[str, Any]] = []
-    for host in HOSTS:
+    for host in ALL_HOSTS:
         info = _inspect(host.container)
         state = info["State"]["Status"] if info else "missing"
         code, version = readiness.probe_up(host.health_url) if state == "running" else (None, None)

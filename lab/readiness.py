@@ -14,6 +14,19 @@ from pathlib import Path
 from ._run import LabError, Log, run, tail
 
 SERVICES = ("nginx", "php8.2-fpm", "redis-server", "supervisor", "ssh")
+# Unlike redis, Debian's postgresql@, pgbouncer and mariadb units need no drop-in to start
+# in the unprivileged container (none of them asks for PrivateUsers).
+# postgresql.service is only an umbrella (active even with no cluster up): the cluster's
+# own unit says whether PostgreSQL runs.
+DB_SERVICES = (*SERVICES, "postgresql@15-main", "pgbouncer", "mariadb")
+# (what, command run in the container): each database server answers, and the first-boot
+# unit made the roles and migrated (its stamp; on later boots the unit is skipped).
+DB_PROBES = (
+    ("PostgreSQL", ["pg_isready", "-q", "-h", "/var/run/postgresql", "-p", "5432"]),
+    ("PgBouncer", ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "6432", "-d", "app", "-U", "app"]),
+    ("MariaDB", ["mariadb-admin", "ping", "--silent"]),
+    ("lab-db-init (roles, databases, migrations)", ["test", "-e", "/var/lib/lab/db-init.done"]),
+)
 
 
 def wait_systemd(container: str, log: Log, timeout: float = 120) -> str:
@@ -52,10 +65,10 @@ def wait_systemd(container: str, log: Log, timeout: float = 120) -> str:
     return state
 
 
-def check_services(container: str) -> None:
-    proc = run(["docker", "exec", container, "systemctl", "is-active", *SERVICES], check=False)
-    states = dict(zip(SERVICES, proc.stdout.split(), strict=False))
-    down = [name for name in SERVICES if states.get(name) != "active"]
+def check_services(container: str, services: tuple[str, ...] = SERVICES) -> None:
+    proc = run(["docker", "exec", container, "systemctl", "is-active", *services], check=False)
+    states = dict(zip(services, proc.stdout.split(), strict=False))
+    down = [name for name in services if states.get(name) != "active"]
     if not down:
         return
     journal = run(
@@ -72,6 +85,22 @@ def check_services(container: str) -> None:
         check=False,
     ).stdout
     raise LabError(f"{container}: not active: {', '.join(down)}\n{tail(journal, 30)}")
+
+
+def check_databases(container: str, timeout: float = 60) -> None:
+    """Wait until every DB_PROBES command succeeds in `container`; name the ones that do not."""
+    deadline = time.monotonic() + timeout
+    failing = [what for what, _ in DB_PROBES]
+    while failing and time.monotonic() < deadline:
+        failing = [what for what, cmd in DB_PROBES
+                   if run(["docker", "exec", container, *cmd], check=False).returncode != 0]
+        if failing:
+            time.sleep(1)
+    if failing:
+        journal = run(["docker", "exec", container, "journalctl", "--no-pager", "-n", "30",
+                       "-u", "lab-db-init", "-u", "pgbouncer", "-u", "postgresql@15-main",
+                       "-u", "mariadb"], check=False).stdout
+        raise LabError(f"{container}: not answering: {', '.join(failing)}\n{tail(journal, 30)}")
 
 
 def probe_up(url: str, timeout: float = 5) -> tuple[int | None, str | None]:

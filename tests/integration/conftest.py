@@ -19,8 +19,12 @@ import lab.manage as _lab
 ROOT = Path(__file__).resolve().parents[2]
 # REMEDIATIONS_LAB_SLOT picks an independent copy of the lab (see lab/manage.py).
 LAB_INVENTORY = _lab.INVENTORY
+# The web hosts (web1, web2): what most tests iterate. db1 is kept apart so they stay so.
 WEB_HOSTS = {h.name: h.container for h in _lab.HOSTS}
 LAB_HOSTS = {h.name: h for h in _lab.HOSTS}
+# The database host (db1: PostgreSQL 15 + PgBouncer, MariaDB, and the web stack too).
+DB_HOSTS = {h.name: h.container for h in _lab.DB_HOSTS}
+ALL_LAB_HOSTS = {h.name: h for h in _lab.ALL_HOSTS}
 
 
 def inventory_text() -> str:
@@ -80,7 +84,7 @@ def wait_for(what: str, check: Any, timeout: float = 60) -> None:
 def infra_host(name: str) -> Any:
     import testinfra
 
-    return testinfra.get_host(f"docker://{WEB_HOSTS[name]}")
+    return testinfra.get_host(f"docker://{ALL_LAB_HOSTS[name].container}")
 
 
 def main_pid(name: str, unit: str) -> int:

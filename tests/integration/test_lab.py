@@ -2,8 +2,9 @@
 
 Everything else in tests/integration builds on these facts, so they are proven here
 once: services, release layout, HTTP from the controller, every artisan command the
-runbooks use, the queue, supervisor workers, ssh with the generated key, and the
-lab's own idempotency (second up, stop/start of a host).
+runbooks use, the queue, supervisor workers, ssh with the generated key, the db host's
+database servers and migrated app, the scratch tmpfs, and the lab's own idempotency
+(second up, stop/start of a host).
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def web2(lab_info: manage.LabInfo) -> testinfra.host.Host:
     return testinfra.get_host(f"docker://{manage.HOSTS[1].container}")
 
 
+@pytest.fixture(scope="module")
+def db1(lab_info: manage.LabInfo) -> testinfra.host.Host:
+    return testinfra.get_host(f"docker://{manage.DB_HOSTS[0].container}")
+
+
 @pytest.fixture(params=[h.container for h in manage.HOSTS])
 def any_host(request: pytest.FixtureRequest, lab_info: manage.LabInfo) -> testinfra.host.Host:
     return testinfra.get_host(f"docker://{request.param}")
@@ -125,7 +131,7 @@ def test_shared_state_owned_by_www_data(any_host: testinfra.host.Host) -> None:
     assert env.contains(f"^REDIS_PASSWORD={REDIS_PASSWORD}$")
 
 
-@pytest.mark.parametrize("name", ["web1", "web2"])
+@pytest.mark.parametrize("name", ["web1", "web2", "db1"])
 def test_up_answers_from_the_controller(lab_info: manage.LabInfo, name: str) -> None:
     host = lab_info.host(name)
     code, body = curl(host.health_url)
@@ -274,7 +280,8 @@ def test_ssh_with_the_generated_key(lab_info: manage.LabInfo) -> None:
 def test_second_up_changes_nothing(lab_info: manage.LabInfo) -> None:
     before = {row["container"]: row for row in manage.status()}
     ids = subprocess.run(
-        ["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}", *(h.container for h in manage.HOSTS)],
+        ["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}}",
+         *(h.container for h in manage.ALL_HOSTS)],
         capture_output=True,
         text=True,
         check=True,
@@ -289,7 +296,7 @@ def test_second_up_changes_nothing(lab_info: manage.LabInfo) -> None:
                 "inspect",
                 "--format",
                 "{{.Id}} {{.State.StartedAt}}",
-                *(h.container for h in manage.HOSTS),
+                *(h.container for h in manage.ALL_HOSTS),
             ],
             capture_output=True,
             text=True,
@@ -315,3 +322,75 @@ def test_stop_and_start_host(lab_info: manage.LabInfo) -> None:
     finally:
         manage.start_host("web2")
     assert curl(host.health_url)[0] == 200
+
+
+# -- every host: a small disk to fill on purpose ------------------------------------------
+
+@pytest.mark.parametrize("container", [h.container for h in manage.ALL_HOSTS])
+def test_scratch_is_a_small_tmpfs(lab_info: manage.LabInfo, container: str) -> None:
+    host = testinfra.get_host(f"docker://{container}")
+    assert host.check_output("findmnt -no FSTYPE,SIZE /mnt/scratch").split() == ["tmpfs", "16M"]
+
+
+# -- db1: PostgreSQL behind PgBouncer, MariaDB, the app on both -----------------------------
+
+DB_UNITS = ["postgresql", "pgbouncer", "mariadb"]
+
+
+@pytest.mark.parametrize("unit", [*SERVICES, *DB_UNITS])
+def test_db_host_units_enabled_and_active(db1: testinfra.host.Host, unit: str) -> None:
+    assert db1.service(unit).is_enabled
+    assert db1.run(f"systemctl is-active {unit}").stdout.strip() == "active"
+    assert db1.service("postgresql@15-main").is_running
+
+
+def test_db_host_fully_booted(db1: testinfra.host.Host) -> None:
+    assert db1.run("systemctl is-system-running").stdout.strip() == "running"
+
+
+def test_database_servers_listen_on_loopback_only(db1: testinfra.host.Host) -> None:
+    for port in (5432, 6432, 3306):
+        assert db1.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not db1.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+def test_local_admins_log_in_without_a_password(db1: testinfra.host.Host) -> None:
+    assert db1.check_output("runuser -u postgres -- psql -Atc 'select 1'") == "1"
+    assert db1.check_output("mariadb -Ne 'select 1'") == "1"
+    pools = db1.check_output(
+        "runuser -u postgres -- psql -h /var/run/postgresql -p 6432 -U postgres pgbouncer "
+        "-Atc 'SHOW POOLS'")
+    assert "app|app|" in pools and pools.splitlines()[0].endswith("|session")
+
+
+def test_app_credentials_work_and_nothing_else_does(db1: testinfra.host.Host) -> None:
+    pg = "psql -h 127.0.0.1 -p {port} -U app app -Atc 'select current_user'"
+    for port in (5432, 6432):  # direct and through PgBouncer
+        assert db1.check_output("PGPASSWORD=lab-pg-s3cret " + pg.format(port=port)) == "app"
+        assert db1.run("PGPASSWORD=wrong " + pg.format(port=port)).rc != 0
+    owner = "select pg_get_userbyid(datdba) from pg_database where datname = 'app'"
+    assert db1.check_output(f'runuser -u postgres -- psql -Atc "{owner}"') == "app"
+    my = "mariadb -h 127.0.0.1 -u app -p{pw} app -Ne 'select current_user()'"
+    # MariaDB resolves 127.0.0.1 to localhost, so either account may be the one matched.
+    assert db1.check_output(my.format(pw="lab-mysql-s3cret")) in ("app@localhost", "app@127.0.0.1")
+    assert db1.run(my.format(pw="wrong")).rc != 0
+
+
+def test_app_on_db1_uses_pgsql_through_pgbouncer(db1: testinfra.host.Host) -> None:
+    env = db1.file("/srv/app/shared/.env")
+    for line in ("DB_CONNECTION=pgsql", "DB_PORT=6432", "MYSQL_PORT=3306"):
+        assert env.contains(f"^{line}$"), line
+    # The default connection's queries go through PgBouncer: it logs each client login.
+    logins = "grep -c 'login attempt: db=app user=app' /var/log/postgresql/pgbouncer.log"
+    before = int(db1.run(logins).stdout.strip() or 0)
+    listed = artisan(db1, "queue:failed")
+    assert listed.rc == 0, listed.stdout + listed.stderr
+    assert int(db1.check_output(logins)) > before
+
+
+@pytest.mark.parametrize("database", ["", "--database=mysql"])
+def test_both_connections_migrated(db1: testinfra.host.Host, database: str) -> None:
+    status = artisan(db1, f"migrate:status {database}")
+    assert status.rc == 0, status.stdout + status.stderr
+    ran = [line for line in status.stdout.splitlines() if line.startswith("| Yes")]
+    assert len(ran) >= 2, status.stdout

@@ -39,7 +39,7 @@ def php_fpm_stopped_on_web2(lab: Any) -> Iterator[None]:
 
 
 def test_smoke_passes_on_every_lab_host_with_a_row_per_host(cli: Any) -> None:
-    run = cli("smoke", "-i", str(LAB_INVENTORY))
+    run = cli("smoke", "-i", str(LAB_INVENTORY), "-l", "web")
     assert run.code == 0, run.stdout + run.stderr
     rows = [line for line in run.stdout.splitlines() if "web" in line]
     for name in ("web1", "web2"):
@@ -60,7 +60,7 @@ def test_smoke_passes_on_every_lab_host_with_a_row_per_host(cli: Any) -> None:
 
 @pytest.mark.usefixtures("php_fpm_stopped_on_web2")
 def test_php_fpm_down_on_web2_fails_web2_naming_the_test_while_web1_passes(cli: Any) -> None:
-    run = cli("smoke", "-i", str(LAB_INVENTORY))
+    run = cli("smoke", "-i", str(LAB_INVENTORY), "-l", "web")
     assert run.code == 2, run.stdout + run.stderr
     web1 = next(line for line in run.stdout.splitlines() if " web1 " in line)
     web2 = next(line for line in run.stdout.splitlines() if " web2 " in line)
@@ -69,7 +69,7 @@ def test_php_fpm_down_on_web2_fails_web2_naming_the_test_while_web1_passes(cli: 
     assert "test_nginx_and_php_fpm_are_running: php8.2-fpm is not running" in web2
     assert "failed on web2" in run.stdout
 
-    machine = cli("smoke", "-i", str(LAB_INVENTORY), "--json")
+    machine = cli("smoke", "-i", str(LAB_INVENTORY), "-l", "web", "--json")
     assert machine.code == 2
     (report,) = machine.events()
     assert report["failed_hosts"] == ["web2"]

@@ -11,6 +11,38 @@ return [
             'prefix' => '',
             'foreign_key_constraints' => true,
         ],
+
+        // db1 selects pgsql (DB_CONNECTION=pgsql, DB_PORT=6432: through PgBouncer).
+        'pgsql' => [
+            'driver' => 'pgsql',
+            'host' => env('DB_HOST', '127.0.0.1'),
+            'port' => env('DB_PORT', '5432'),
+            'database' => env('DB_DATABASE', 'app'),
+            'username' => env('DB_USERNAME', 'app'),
+            'password' => env('DB_PASSWORD', ''),
+            'charset' => 'utf8',
+            'prefix' => '',
+            'prefix_indexes' => true,
+            'schema' => 'public',
+            'sslmode' => 'prefer',
+        ],
+
+        // A second connection with env names of its own, so it can sit beside pgsql on db1.
+        'mysql' => [
+            'driver' => 'mysql',
+            'host' => env('MYSQL_HOST', '127.0.0.1'),
+            'port' => env('MYSQL_PORT', '3306'),
+            'database' => env('MYSQL_DATABASE', 'app'),
+            'username' => env('MYSQL_USERNAME', 'app'),
+            'password' => env('MYSQL_PASSWORD', ''),
+            'unix_socket' => env('MYSQL_SOCKET', ''),
+            'charset' => 'utf8mb4',
+            'collation' => 'utf8mb4_unicode_ci',
+            'prefix' => '',
+            'prefix_indexes' => true,
+            'strict' => true,
+            'engine' => null,
+        ],
     ],
 
     'migrations' => 'migrations',
