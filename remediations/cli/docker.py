@@ -16,6 +16,7 @@ from remediations.cli.options import (
     reporter_for,
     required,
     run_remediation,
+    selected_hosts,
     validated,
 )
 from remediations.cli.values import DAY, Range, shown
@@ -35,29 +36,70 @@ def _service(opts: Common, text: str) -> str:
     return str(validated(opts, service_name, text))
 
 
-def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0) -> None:
-    """Restart a compose service once per run and wait until it is healthy."""
+def _database_guard(opts: Common, services: list[str] | None, allowed: bool, *,
+                    verb: str) -> tuple[str, str] | None:
+    """Exit 1 naming --allow-database-restart when the inventory or a name says one of
+    `services` (None: the inventory's `db_service`) is a database; with the flag, the
+    --yes confirmation `run_remediation` asks for.
+
+    An image tells only on the host: there the remediation refuses, before it acts. So
+    the flag always needs --yes (or --check), database or not as far as can be told here.
+    """
+    from remediations.core.databases import compose_databases, named, refused
+
+    found: dict[str, str] = {}
+    for host in selected_hosts(opts):
+        wanted = named(host.var("db_service")) if services is None else services
+        found.update(compose_databases(wanted, db_service=host.var("db_service")))
+    if found and not allowed:
+        service, why = next(iter(found.items()))
+        what = (f"compose service {service}" if services is not None else
+                f"the compose project, whose `down` stops {service}")
+        raise fail(reporter_for(opts), str(refused(what, why, verb=verb)))
+    if not allowed:
+        return None
+    doing = {"restart": "restarting", "stop": "stopping"}[verb]
+    return ((f"{doing} {', '.join(found)} drops every database connection" if found else
+             f"--allow-database-restart lets compose-{verb} take a database down"),
+            "see what it would run")
+
+
+def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0,
+                    allow_database_restart: bool = False) -> None:
+    """Restart a compose service once per run and wait until it is healthy (a database needs
+    --allow-database-restart --yes)."""
     from remediations.docker.compose import compose_service_restarted
 
-    fn = functools.partial(compose_service_restarted, service=_service(opts, service),
-                           timeout=wait)
-    run_remediation(opts, fn, name="compose_service_restarted")
+    name = _service(opts, service)
+    confirm = _database_guard(opts, [name], allow_database_restart, verb="restart")
+    fn = functools.partial(compose_service_restarted, service=name, timeout=wait,
+                           allow_database_restart=allow_database_restart)
+    run_remediation(opts, fn, name="compose_service_restarted", confirm=confirm)
 
 
-def compose_restart_stack(c: Any, opts: Common, wait: float = 300.0) -> None:
-    """Take the whole compose project down and up again (once per run); wait until all are healthy."""
+def compose_restart_stack(c: Any, opts: Common, wait: float = 300.0,
+                          allow_database_restart: bool = False) -> None:
+    """Take the whole compose project down and up again (once per run); wait until all are
+    healthy. A project with a database needs --allow-database-restart --yes."""
     from remediations.docker.compose import compose_stack_restarted
 
-    fn = functools.partial(compose_stack_restarted, timeout=wait)
-    run_remediation(opts, fn, name="compose_stack_restarted")
+    confirm = _database_guard(opts, None, allow_database_restart, verb="restart")
+    fn = functools.partial(compose_stack_restarted, timeout=wait,
+                           allow_database_restart=allow_database_restart)
+    run_remediation(opts, fn, name="compose_stack_restarted", confirm=confirm)
 
 
-def compose_stop(c: Any, opts: Common, services: str = "") -> None:
-    """Stop compose services (containers kept), e.g. to free memory for the others."""
+def compose_stop(c: Any, opts: Common, services: str = "",
+                 allow_database_restart: bool = False) -> None:
+    """Stop compose services (containers kept), e.g. to free memory for the others (a
+    database needs --allow-database-restart --yes)."""
     from remediations.docker.compose import compose_services_stopped
 
-    fn = functools.partial(compose_services_stopped, services=_services(opts, services))
-    run_remediation(opts, fn, name="compose_services_stopped")
+    names = _services(opts, services)
+    confirm = _database_guard(opts, names, allow_database_restart, verb="stop")
+    fn = functools.partial(compose_services_stopped, services=names,
+                           allow_database_restart=allow_database_restart)
+    run_remediation(opts, fn, name="compose_services_stopped", confirm=confirm)
 
 
 def compose_start(c: Any, opts: Common, services: str = "", wait: float = 120.0) -> None:
@@ -186,12 +228,16 @@ _WAIT = Range(0, DAY, low_open=True)
 def register(ns: Collection) -> None:
     """Add the Docker and compose tasks to `ns`."""
     wait = ("wait", 120.0, "seconds to wait for the services to be healthy", _WAIT)
+    allow = ("allow_database_restart", False, "allow it on a database (mysql, mariadb, postgres, "
+             "pgbouncer... by name, image or the inventory's db_service): a last resort")
+    yes = "with --allow-database-restart: confirm taking a database down (not needed with --check)"
     ns.add_task(make_task(compose_restart, name="compose-restart", params=(
-        ("service", "", "the compose service, e.g. backend"), wait)))
+        ("service", "", "the compose service, e.g. backend"), wait, allow), yes=yes))
     ns.add_task(make_task(compose_restart_stack, name="compose-restart-stack", params=(
-        ("wait", 300.0, "seconds to wait for every service to be healthy", _WAIT),)))
+        ("wait", 300.0, "seconds to wait for every service to be healthy", _WAIT), allow),
+        yes=yes))
     ns.add_task(make_task(compose_stop, name="compose-stop", params=(
-        ("services", "", "comma-separated compose services, e.g. worker"),)))
+        ("services", "", "comma-separated compose services, e.g. worker"), allow), yes=yes))
     ns.add_task(make_task(compose_start, name="compose-start", params=(
         ("services", "", "comma-separated compose services, e.g. worker"), wait)))
     ns.add_task(make_task(compose_tag, name="compose-tag", params=(

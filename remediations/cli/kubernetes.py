@@ -20,6 +20,7 @@ from remediations.cli.options import (
     make_task,
     reporter_for,
     run_remediation,
+    selected_hosts,
     validated,
 )
 from remediations.cli.values import DAY, Range, shown
@@ -35,16 +36,40 @@ def _wait(opts: Common) -> float:
     return max(1.0, opts.timeout - _MARGIN) if opts.timeout > 2 * _MARGIN else opts.timeout
 
 
-def scale(c: Any, opts: Common, replicas: int = -1) -> None:
-    """Scale each Deployment to --replicas N and wait until N are ready (0 allowed)."""
+def _database_guard(opts: Common, allowed: bool, *, verb: str) -> list[str]:
+    """The selected Deployments the inventory or their name says are databases; exit 1
+    naming --allow-database-restart for the first when not `allowed`. (Their images tell
+    only once read: there the remediation refuses, before it changes anything.)"""
+    from remediations.core.databases import named, refused, workload_database
+
+    found: dict[str, str] = {}
+    for host in selected_hosts(opts):
+        deployment = str(host.var("deployment") or host.name)
+        why = workload_database(deployment, database=host.var("database"),
+                                db_deployments=named(host.var("db_deployment")))
+        if why:
+            found.setdefault(deployment, why)
+    if found and not allowed:
+        name, why = next(iter(found.items()))
+        what = f"deployment {name}" + (" to 0 replicas" if verb == "scale" else "")
+        raise fail(reporter_for(opts), str(refused(what, why, verb=verb)))
+    return list(found)
+
+
+def scale(c: Any, opts: Common, replicas: int = -1, allow_database_restart: bool = False) -> None:
+    """Scale each Deployment to --replicas N and wait until N are ready (0 allowed; a database
+    to 0 needs --allow-database-restart)."""
     from remediations.kubernetes.deployments import deployment_scaled, validate_replicas
 
     if replicas == -1:
         raise fail(reporter_for(opts), "--replicas is required, e.g. --replicas 5")
     n = validated(opts, validate_replicas, replicas)
+    if n == 0:
+        _database_guard(opts, allow_database_restart, verb="scale")
     confirm = ("scale --replicas 0 takes every pod down", "see the request it would send")
-    run_remediation(opts, functools.partial(deployment_scaled, replicas=n, timeout=_wait(opts)),
-                    name="deployment_scaled", confirm=confirm if n == 0 else None)
+    fn = functools.partial(deployment_scaled, replicas=n, timeout=_wait(opts),
+                           allow_database_restart=allow_database_restart)
+    run_remediation(opts, fn, name="deployment_scaled", confirm=confirm if n == 0 else None)
 
 
 def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> None:
@@ -61,12 +86,19 @@ def set_image(c: Any, opts: Common, image: str = "", container: str = "") -> Non
     run_remediation(opts, fn, name="image_set")
 
 
-def rollout_restart(c: Any, opts: Common) -> None:
-    """Restart each Deployment's pods (restartedAt annotation) once per run; wait for the rollout."""
+def rollout_restart(c: Any, opts: Common, allow_database_restart: bool = False) -> None:
+    """Restart each Deployment's pods (restartedAt annotation) once per run; wait for the rollout.
+    A database Deployment needs --allow-database-restart --yes."""
     from remediations.kubernetes.deployments import deployment_restarted
 
-    run_remediation(opts, functools.partial(deployment_restarted, timeout=_wait(opts)),
-                    name="deployment_restarted")
+    found = _database_guard(opts, allow_database_restart, verb="restart")
+    # With the flag, --yes always: a database known only by its image is seen on the cluster.
+    confirm = ((f"restarting {', '.join(found)} drops every database connection" if found else
+                "--allow-database-restart lets rollout-restart restart a database"),
+               "see the request it would send") if allow_database_restart else None
+    fn = functools.partial(deployment_restarted, timeout=_wait(opts),
+                           allow_database_restart=allow_database_restart)
+    run_remediation(opts, fn, name="deployment_restarted", confirm=confirm)
 
 
 def rollout_undo(c: Any, opts: Common, to_revision: int = 0, release: str = "") -> None:
@@ -94,15 +126,19 @@ def rollout_status(c: Any, opts: Common, wait: float = 300.0) -> None:
 
 def register(ns: Collection) -> None:
     """Add this area's tasks to `ns`."""
+    allow = ("allow_database_restart", False, "allow it on a database Deployment (postgres, mysql, "
+             "mariadb... image; inventory database: true or db_deployment): a last resort")
     ns.add_task(make_task(scale, name="scale", params=(
         ("replicas", -1, "number of replicas to leave ready, 0-10000 (0 needs --yes)",
-         Range(0, 10_000, unset=-1)),
+         Range(0, 10_000, unset=-1)), allow,
     ), yes="with --replicas 0: confirm taking every pod down (not needed with --check)"))
     ns.add_task(make_task(set_image, name="set-image", params=(
         ("image", "", "image reference, e.g. registry.example/shop/app:v1.2.3"),
         ("container", "", "container to change (default: the inventory's, else the first)"),
     )))
-    ns.add_task(make_task(rollout_restart, name="rollout-restart"))
+    ns.add_task(make_task(rollout_restart, name="rollout-restart", params=(allow,),
+                          yes="with --allow-database-restart: confirm restarting a database "
+                              "(not needed with --check)"))
     ns.add_task(make_task(rollout_undo, name="rollout-undo", params=(
         ("to_revision", 0, "revision to roll back to (default: the previous one)",
          Range(0, 10**9)),

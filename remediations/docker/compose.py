@@ -7,6 +7,10 @@ in its data (`compose`), and waits until each container it touched runs and is h
 (or just runs, without a healthcheck). A restart is done once per run: containers started
 after the run began count as restarted. See `project` for how the project and the CLI are
 found and `engine` for how the engine is reached.
+
+A database service (by name, image or the inventory's `db_service`: `core.databases`) is
+restarted or stopped only with `allow_database_restart=True`, else `DatabaseRestartRefused`
+before any command that acts (before the host is reached, unless only its image tells).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from remediations.core import validate
+from remediations.core.databases import compose_databases, named, refused
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.core.scripts import script
@@ -27,6 +32,7 @@ from remediations.docker.project import (
     Compose,
     env_name,
     open_compose,
+    project,
     service_name,
     service_names,
     states,
@@ -53,6 +59,24 @@ def plan_service_restarted(containers: Sequence[ContainerFact], *, run_started: 
     return "restart"
 
 
+def _refuse(t: Target, allowed: bool, services: Sequence[str],
+            containers: Sequence[ContainerFact] = (), *, verb: str = "restart",
+            stack: str = "") -> None:
+    """`DatabaseRestartRefused` for the databases among `services` unless `allowed` (`stack`:
+    the project whose `down` would stop them)."""
+    images: dict[str, list[str]] = {}
+    for c in containers:
+        images.setdefault(c.service, []).append(c.image)
+    dbs = {} if allowed else compose_databases(services, images=images,
+                                               db_service=t.var("db_service"))
+    if dbs and stack:
+        raise refused(f"the compose project {stack}, whose `down` stops {', '.join(dbs)}",
+                      "; ".join(dbs.values()), also="; or restart the other services one by "
+                      "one (compose-restart --service NAME)")
+    for service, why in dbs.items():
+        raise refused(f"compose service {service}", why, verb=verb)
+
+
 def _settled(comp: Compose, name: str, services: Sequence[str], *, timeout: float,
              ok_message: str, data: Mapping[str, Any]) -> Result:
     """Nothing to do: `ok` once the services are ready (one look in check mode), else `failed`."""
@@ -74,20 +98,24 @@ def _verify_ready(comp: Compose, services: Sequence[str], *, timeout: float,
     return Verification(True, waited.message, "", data)
 
 
-def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0) -> Result:
+def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0,
+                              allow_database_restart: bool = False) -> Result:
     """Every container of `service` restarted during this run, then healthy; once per run.
 
     Skipped when each container's `State.StartedAt` is after the run began; a service
     without a container is brought up (`up -d --no-deps`). `failed` with the container's
     last log lines and healthcheck output when it dies or is not healthy within `timeout`.
+    A database service is refused unless `allow_database_restart` (see the module).
     Example: `compose_service_restarted(t, "backend")`.
     """
     timeout = validate.seconds(timeout, "timeout")
     service = service_name(service)
     name = "compose_service_restarted"
+    _refuse(t, allow_database_restart, [service])
     with engine(t) as eng:
         comp = open_compose(t, eng)
         before = comp.containers(service)
+        _refuse(t, allow_database_restart, [service], before)
         if not before:
             comp.require([service])
         action = plan_service_restarted(before, run_started=t.run.started_at)
@@ -110,22 +138,31 @@ def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0
 
 
 def compose_stack_restarted(t: Target, *, timeout: float = 300.0,
-                            env: Mapping[str, str] | None = None) -> Result:
+                            env: Mapping[str, str] | None = None,
+                            allow_database_restart: bool = False) -> Result:
     """The whole project taken down and up again (`down`, `up -d`), then every service healthy.
 
     Once per run (a marker on the host). `env` is passed to compose, e.g.
     `{"APP_TAG": "v1.2.2"}` to keep a service at the tag it was rolled back to: without it
     `up -d` starts every service as the compose file's defaults say. Volumes are kept.
-    Example: `compose_stack_restarted(t, timeout=300)`.
+
+    A project with a database service is refused unless `allow_database_restart` (`down`
+    stops it too), rather than restarted around it: whoever asks for a stack restart
+    expects the clean `down`/`up -d` it names, or nothing and the reason; a "restarted"
+    stack whose database (and network) was quietly kept would mislead. The refusal names
+    the ways out: the flag, or restarting the other services one by one.
+    Example: `compose_stack_restarted(t, timeout=300, allow_database_restart=True)`.
     """
     timeout = validate.seconds(timeout, "timeout")
     env = {env_name(k): str(v) for k, v in (env or {}).items()}
     name = "compose_stack_restarted"
+    _refuse(t, allow_database_restart, named(t.var("db_service")), stack=project(t).name)
     with engine(t) as eng:
         comp = open_compose(t, eng)
         key = f"compose-stack-restarted-{comp.proj.name}"
         services = comp.services(env)
         before = comp.containers()
+        _refuse(t, allow_database_restart, services, before, stack=comp.proj.name)
         data = {"project": comp.proj.name, "services": services,
                 "compose": comp.cli.label, "before": [c.to_dict() for c in before]}
         if markers.done(t.conn, t.run, key):
@@ -144,16 +181,21 @@ def compose_stack_restarted(t: Target, *, timeout: float = 300.0,
                      data=data, on_failure=lambda: evidence(eng, comp.containers()))
 
 
-def compose_services_stopped(t: Target, services: Sequence[str]) -> Result:
+def compose_services_stopped(t: Target, services: Sequence[str], *,
+                             allow_database_restart: bool = False) -> Result:
     """`services` not running (`stop`, containers kept), e.g. to free memory for the rest.
 
+    A database service is refused unless `allow_database_restart` (see the module).
     Example: `compose_services_stopped(t, ["worker"])`.
     """
     wanted = service_names(services)
     name = "compose_services_stopped"
+    _refuse(t, allow_database_restart, wanted, verb="stop")
     with engine(t) as eng:
         comp = open_compose(t, eng)
         found = comp.by_service(wanted)
+        _refuse(t, allow_database_restart, wanted, [c for cs in found.values() for c in cs],
+                verb="stop")
         if absent := [s for s, cs in found.items() if not cs]:
             comp.require(absent)
         running = [s for s, cs in found.items()

@@ -17,6 +17,7 @@ from remediations.connections.base import (
 )
 from remediations.connections.batch import run_batch
 from remediations.core import validate
+from remediations.core.databases import is_database_unit
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.host import systemd_guard
@@ -27,8 +28,6 @@ from remediations.run.target import Target
 _PROPS = ("Id", "LoadState", "ActiveState", "SubState", "MainPID", "ActiveEnterTimestamp",
           "UnitFileState", "Result", "Type", "CanReload")
 _TS_FORMATS = ("%a %Y-%m-%d %H:%M:%S.%f %Z", "%a %Y-%m-%d %H:%M:%S %Z")
-# Restarting one of these drops every connection and may lose in-flight writes.
-_DATABASE = re.compile(r"^(mysqld?|mariadb(@.*)?|postgresql(@.*)?|pgbouncer)\.service$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +171,9 @@ def _unusable(t: Target, name: str, state: UnitState) -> Result | None:
 
 
 def is_database(unit: str) -> bool:
-    """Whether `unit` is a database (mysql, mariadb, postgresql, postgresql@*, pgbouncer)."""
-    return bool(_DATABASE.fullmatch(validate.unit_name(unit)))
+    """Whether `unit` is a database (mysql, mariadb, postgresql, postgresql@*, pgbouncer, ...:
+    `core.databases`, shared with compose and Kubernetes)."""
+    return is_database_unit(validate.unit_name(unit))
 
 
 def restart_allowed(unit: str, *, allow_database_restart: bool = False) -> str:

@@ -6,6 +6,12 @@ acts only when it differs from the state asked for, then waits for the rollout w
 kubectl's rules (`rollout.rollout_status`). Check mode sends the very same request as
 a server-side dry run (`dryRun=All`): the API server validates it and nothing is stored.
 Every request goes through the official client; `kubectl` is never run.
+
+A rollout restart or a scale to 0 of a database Deployment (`core.databases.
+workload_database`: the inventory's `database: true` or `db_deployment`, its name, or a
+container image such as `postgres:16`) needs `allow_database_restart=True`; without it
+`DatabaseRestartRefused` is raised before any request when the inventory or the name
+tells, else after the one GET that reads the images, and always before any change.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from remediations.connections.cluster import (
     selector_string,
 )
 from remediations.core import validate
+from remediations.core.databases import named, refused, workload_database
 from remediations.core.errors import InvalidInput, KubeApiError
 from remediations.core.result import Diff, Result, Status
 from remediations.core.values import Release
@@ -81,18 +88,38 @@ def _container(cluster: Cluster, dep: Obj, container: str | None) -> str | None:
     return name if name in found else None
 
 
+def database_reason(t: Target, cluster: Cluster, dep: Obj | None = None) -> str:
+    """Why the target's Deployment is a database (`workload_database`), or ``; its images
+    count once `dep` was read (without it, only the inventory and the name: no request)."""
+    found = images(template(dep)).values() if dep is not None else ()
+    return workload_database(cluster.deployment, [i for i in found if i],
+                             database=t.var("database"),
+                             db_deployments=named(t.var("db_deployment")))
+
+
+def _refuse(t: Target, cluster: Cluster, verb: str, dep: Obj | None = None) -> None:
+    if why := database_reason(t, cluster, dep):
+        what = f"deployment {cluster.deployment}" + (" to 0 replicas" if verb == "scale" else "")
+        raise refused(what, why, verb=verb)
+
+
 # -- scaled ----------------------------------------------------------------------------------
 
-def deployment_scaled(t: Target, replicas: int, *, timeout: float = 300.0) -> Result:
+def deployment_scaled(t: Target, replicas: int, *, timeout: float = 300.0,
+                      allow_database_restart: bool = False) -> Result:
     """Leave the Deployment at `replicas` replicas, all of them ready.
 
     Scales through the `scale` subresource (as `kubectl scale`), then waits until
-    `readyReplicas == replicas` and the rollout is complete; 0 is allowed.
+    `readyReplicas == replicas` and the rollout is complete; 0 is allowed, for a
+    database only with `allow_database_restart` (see the module).
     Example: `deployment_scaled(t, 5)`.
     """
     replicas = validate_replicas(replicas)
     timeout = validate.seconds(timeout, "timeout")
     cluster = cluster_of(t)
+    if replicas == 0 and not allow_database_restart:
+        _refuse(t, cluster, "scale")
+        _refuse(t, cluster, "scale", cluster.read_deployment())
     scale = cluster.apps.read_namespaced_deployment_scale(cluster.deployment, cluster.namespace)
     before = int((scale.get("spec") or {}).get("replicas") or 0)
 
@@ -159,17 +186,23 @@ def _restarted_at(dep: Obj) -> datetime | None:
     return stamp.replace(tzinfo=UTC) if stamp is not None and stamp.tzinfo is None else stamp
 
 
-def deployment_restarted(t: Target, *, timeout: float = 300.0) -> Result:
+def deployment_restarted(t: Target, *, timeout: float = 300.0,
+                         allow_database_restart: bool = False) -> Result:
     """Leave every pod replaced since this run began: `kubectl rollout restart`, once per run.
 
     Sets the template annotation `kubectl.kubernetes.io/restartedAt` to now (RFC 3339, as
     kubectl); `ok` when it already says a time at or after the run's start (to the
-    second, as the annotation has no finer precision). Waits for the rollout.
+    second, as the annotation has no finer precision). Waits for the rollout. A database
+    Deployment only with `allow_database_restart` (see the module).
     Example: `deployment_restarted(t)`.
     """
     timeout = validate.seconds(timeout, "timeout")
     cluster = cluster_of(t)
+    if not allow_database_restart:
+        _refuse(t, cluster, "restart")
     dep = cluster.read_deployment()
+    if not allow_database_restart:
+        _refuse(t, cluster, "restart", dep)
     last = _restarted_at(dep)
     since = t.run.started_at.replace(microsecond=0)
     facts: dict[str, Any] = {"restarted_at_before": last.isoformat() if last else None}

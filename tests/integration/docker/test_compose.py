@@ -121,7 +121,7 @@ def test_check_mode_is_exact_and_touches_nothing(dcli: Any, host: str,
         ("compose-restart", ("--service", "backend"), "restart backend"),
         ("compose-tag", ("--service", "backend", "--tag", "v1.2.2"), "up -d --no-deps backend"),
         ("compose-stop", ("--services", "worker"), "stop worker"),
-        ("compose-restart-stack", (), "down"),
+        ("compose-restart-stack", ("--allow-database-restart",), "down"),  # it has `db`
         ("compose-start", ("--services", "worker,redis"), None),
         ("save-compose-logs", (), "logs --no-color --timestamps"),
     ):
@@ -311,7 +311,9 @@ def test_full_stack_restart_once_per_run(dcli: Any, host: str,
     before = {c.name: c.id for c in containers()}
     run_id = rid()
     started = time.monotonic()
-    res = dcli("compose-restart-stack", host, "--run-id", run_id)
+    # The stack has a database (`db`): its `down` needs the flag, and the flag --yes.
+    flag = ("--allow-database-restart", "--yes")
+    res = dcli("compose-restart-stack", host, *flag, "--run-id", run_id)
     assert res.code == 0, res.stderr
     r = one(res, host)
     assert r["status"] == "changed", r
@@ -322,7 +324,7 @@ def test_full_stack_restart_once_per_run(dcli: Any, host: str,
     assert all(c.attrs["State"]["Health"]["Status"] == "healthy" for c in after.values())
     print(f"{host} {compose.version}: stack down/up/healthy in {time.monotonic() - started:.1f}s",
           file=sys.stderr)
-    again = dcli("compose-restart-stack", host, "--run-id", run_id)
+    again = dcli("compose-restart-stack", host, *flag, "--run-id", run_id)
     r2 = one(again, host)
     assert r2["status"] == "ok" and "already restarted by this run" in r2["message"], r2
     assert {c.name: c.id for c in containers()} == {n: c.id for n, c in after.items()}

@@ -28,7 +28,6 @@ from invoke.program import Program
 
 import remediations
 from remediations.cli import build_namespace
-from remediations.run.report import Report
 from remediations.runbooks.catalogue import NEEDS_IP, RUNBOOKS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -115,6 +114,10 @@ DESTRUCTIVE: dict[str, list[str]] = {
     "restart": ["restart", "--service", "mysql", "--allow-database-restart"],
     "stop": ["stop", "--service", "mariadb"],
     "scale": ["scale", "--replicas", "0"],
+    "compose-restart": ["compose-restart", "--service", "db", "--allow-database-restart"],
+    "compose-restart-stack": ["compose-restart-stack", "--allow-database-restart"],
+    "compose-stop": ["compose-stop", "--services", "db", "--allow-database-restart"],
+    "rollout-restart": ["rollout-restart", "--allow-database-restart"],
     "runbook disk-full": ["runbook", "disk-full"],
     "runbook db-connection": ["runbook", "db-connection", "--allow-database-restart"],
 }
@@ -167,22 +170,6 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     inv = tmp_path / "inv.ini"
     inv.write_text("[web]\nweb1 ansible_host=127.0.0.1 ansible_port=9\n")
     return inv
-
-
-@pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
-    """The remediations handed to the runner; the runner itself runs nothing."""
-    from remediations.run import runner
-
-    seen: list[Callable[..., Any]] = []
-
-    def record(remediation: Callable[..., Any], hosts: Any, *, run: Any, name: str,
-               **_: Any) -> Report:
-        seen.append(remediation)
-        return Report(run.run_id, name, run.started_at, (), run.check)
-
-    monkeypatch.setattr(runner, "run", record)
-    return seen
 
 
 def in_process(*argv: str) -> int:
