@@ -128,6 +128,7 @@ _EXPORTS = {
     "unit_state": "remediations.host.systemd",
     "RunContext": "remediations.run.target",
     "Target": "remediations.run.target",
+    "triage": "remediations.snapshot",
 }
 
 __all__ = [
@@ -240,6 +241,7 @@ __all__ = [
     "storage_link_present",
     "storage_permissions",
     "target_kind",
+    "triage",
     "unit_state",
     "workers_restarted",
     "workers_scaled",
@@ -343,6 +345,7 @@ if TYPE_CHECKING:
     from remediations.run.unlock import lock_released
     from remediations.runbooks.catalogue import RUNBOOKS
     from remediations.runbooks.steps import RunbookStep, run_steps
+    from remediations.snapshot import triage
 
 
 def __getattr__(name: str) -> Any:

@@ -105,6 +105,7 @@ def build_namespace() -> Collection:
         locks,
         rollback,
         services,
+        triage,
         workers,
     )
     from remediations.cli.smoke import register as register_smoke
@@ -139,7 +140,7 @@ def build_namespace() -> Collection:
         ("allow_database_restart", False, "db-connection: restart the database as a last resort"),
     ), yes="disk-full, and db-connection with --allow-database-restart: confirm "
            "(not needed with --check)"))
-    for area in (services, laravel, workers, disk, docker, kubernetes, rollback, locks):
+    for area in (services, laravel, workers, disk, docker, kubernetes, rollback, locks, triage):
         area.register(ns)
     register_smoke(ns)
     return ns

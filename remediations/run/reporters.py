@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from remediations.core.result import Result, Status
 from remediations.core.runs import who
+from remediations.run import triage_table
 from remediations.run.report import Event, Report
 from remediations.run.state import append_jsonl
 
@@ -143,9 +144,12 @@ class TextReporter:
         self.summary(event.report)
 
     def summary(self, report: Report) -> None:
-        self.table(report)
-        for r in report:
-            self._details(r)
+        if triage_table.is_triage(report):
+            self.triage(report)
+        else:
+            self.table(report)
+            for r in report:
+                self._details(r)
         counts = " ".join(f"{k}={v}" for k, v in report.counts().items() if v)
         stopped = f", interrupted by {report.interrupted}" if report.interrupted else ""
         self.out(f"{self.say(counts or 'no hosts', 'bold')} in {report.duration:.1f}s "
@@ -164,6 +168,22 @@ class TextReporter:
         for row in rows:
             self.out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False))
                      + "  " + row[4].rjust(5))
+
+    def triage(self, report: Report) -> None:
+        """A triage run: per host what looks wrong (critical, then warning), else all is well."""
+        rows = [triage_table.COLUMNS, *triage_table.rows(report)]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        self.out(f"triage · run {report.run_id}")
+        for row in rows:
+            self.out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False))
+                     + "  " + row[3])
+        self._triage_footer(report)
+
+    def _triage_footer(self, report: Report) -> None:
+        self.out(self.say(triage_table.footer(report), "bold"))
+        where = triage_table.saved_to(report)
+        if where:
+            self.out(f"snapshots saved to {self.esc(where)}/ (one JSON per host, summary.txt)")
 
     def _details(self, r: Result) -> None:
         for step in r.data.get("steps", ()):
@@ -273,6 +293,20 @@ class RichReporter(TextReporter):
             table.add_row(self.esc(r.host), r.remediation, self.say(r.status.value, _STYLE[r.status]),
                           self.esc(r.message), f"{r.duration:.1f}s")
         self.console.print(table)
+
+
+    def triage(self, report: Report) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"triage · run {report.run_id}", title_justify="left", expand=False)
+        for col in triage_table.COLUMNS:
+            table.add_column(col, overflow="fold", no_wrap=col in ("host", "severity"))
+        for host, severity, what, detail in triage_table.rows(report):
+            style = triage_table.STYLE.get(severity, "")
+            table.add_row(self.esc(host), self.say(severity, style), self.esc(what),
+                          self.esc(detail))
+        self.console.print(table)
+        self._triage_footer(report)
 
 
 def _one_line(message: str, evidence: str) -> tuple[str, str]:

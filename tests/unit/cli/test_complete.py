@@ -85,6 +85,7 @@ TASKS: dict[str, tuple[str, list[str] | None]] = {
     "container_logs_cleared": ("clear-container-logs", ["--container", "backend"]),
     "compose_logs_saved": ("save-compose-logs", []),
     "compose_services": ("compose-ps", []),
+    "triage": ("triage", []),
     "deployment_scaled": ("scale", ["--replicas", "2"]),
     "image_set": ("set-image", ["--image", "registry.example/app:v1.2.3"]),
     "deployment_restarted": ("rollout-restart", []),

@@ -185,6 +185,7 @@ CASES: dict[str, tuple[str, Call]] = {
         t, **{"timeout": 30.0, **kw})),
     "queue_drained": ("host", lambda t, kw: _r("queue_drained")(
         t, **{"timeout": 30.0, "interval": 1.0, "db": 1, **kw})),
+    "triage": ("host", lambda t, kw: _r("triage")(t, **{"lines": 20, **kw})),
     "queue_length": ("host", lambda t, kw: _r("queue_length")(
         t, **{"max_length": 1000, "db": 1, **kw})),
     "queue_restarted": ("host", lambda t, kw: _r("queue_restarted")(t, **{"timeout": 30.0, **kw})),
