@@ -20,7 +20,9 @@ _SPEC: dict[str, tuple[float, float, float, str]] = {
     "failed_jobs": (0.0, 0.0, 1e12, "more failed jobs is a warning"),
     "log_errors": (0.0, 0.0, 1e9, "more ERROR lines in a log's last `log_window` lines is a warning"),
     "log_window": (200.0, 1.0, 100_000.0, "how many of a log's last lines are searched for errors"),
-    "redis_hit_ratio": (0.5, 0.0, 1.0, "a redis hit ratio below this is a warning"),
+    # Off by default: a queue worker polling empty queues counts as misses, so a redis that
+    # holds queues shows a ratio near 0 while perfectly healthy. Set it for a cache redis.
+    "redis_hit_ratio": (0.0, 0.0, 1.0, "a redis hit ratio below this is a warning (0: off)"),
     "redis_min_lookups": (1000.0, 0.0, 1e15, "the hit ratio is judged only above this many hits + misses"),
     "db_connections_percent": (80.0, 0.0, 100.0, "database connections above this % of max: warning"),
     "db_query_seconds": (60.0, 0.0, 86400.0, "a query running longer than this is a warning"),

@@ -45,14 +45,23 @@ def test_a_healthy_host_has_no_findings() -> None:
     ({"ping": "Could not connect to Redis at 127.0.0.1:6379: Connection refused",
       "llen": "Could not connect"}, [("critical", "redis")]),
     ({"app_log": "[2026-12-06 10:00:00] production.ERROR: boom"}, [("warning", "app log")]),
-    ({"hits": 400, "misses": 700}, [("warning", "redis hit ratio")]),   # 0.36 over 1100
-    ({"hits": 400, "misses": 500}, []),                                   # only 900 lookups
-    ({"hits": 600, "misses": 500}, []),                                   # 0.55
+    ({"hits": 1, "misses": 9000}, []),    # the hit ratio is off by default (queue polling)
     ({"maintenance": "on"}, [("warning", "maintenance")]),
     ({"timer": "inactive"}, [("warning", "scheduler")]),
 ])
 def test_each_threshold(faults: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     assert findings(**faults) == expected
+
+
+@pytest.mark.parametrize("hits,misses,expected", [
+    (400, 700, [("warning", "redis hit ratio")]),   # 0.36 over 1100
+    (400, 500, []),                                  # only 900 lookups
+    (600, 500, []),                                  # 0.55
+])
+def test_the_hit_ratio_when_the_inventory_sets_it(hits: int, misses: int,
+                                                  expected: list[tuple[str, str]]) -> None:
+    th = {**DEFAULTS, "redis_hit_ratio": 0.5}
+    assert findings(th, hits=hits, misses=misses) == expected
 
 
 def test_redis_down_is_not_a_finding_where_no_redis_is_expected() -> None:
