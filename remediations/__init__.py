@@ -52,6 +52,9 @@ _EXPORTS = {
     "Unreachable": "remediations.core.errors",
     "evidence_preserved": "remediations.host.evidence",
     "database_reachable": "remediations.host.health",
+    "database_status": "remediations.database.status",
+    "long_queries_stopped": "remediations.database.queries",
+    "migrations_rolled_back": "remediations.database.migrations",
     "http_ok": "remediations.host.health",
     "Host": "remediations.inventory",
     "Inventory": "remediations.inventory",
@@ -188,6 +191,7 @@ __all__ = [
     "container_restarted_above_memory",
     "container_stats",
     "database_reachable",
+    "database_status",
     "deployment_at_release",
     "deployment_releases",
     "deployment_restarted",
@@ -207,8 +211,10 @@ __all__ = [
     "load_inventory",
     "lock_released",
     "log_truncated",
+    "long_queries_stopped",
     "maintenance_off",
     "maintenance_on",
+    "migrations_rolled_back",
     "octane_reloaded",
     "old_files_removed",
     "opcache_reset",
@@ -265,6 +271,9 @@ if TYPE_CHECKING:
     from remediations.core.redact import Redactor
     from remediations.core.result import Diff, Result, Status, Step
     from remediations.core.values import Release
+    from remediations.database.migrations import migrations_rolled_back
+    from remediations.database.queries import long_queries_stopped
+    from remediations.database.status import database_status
     from remediations.docker.compose import (
         compose_logs_saved,
         compose_service_at_tag,

@@ -110,11 +110,13 @@ def preserve_evidence(c: Any, opts: Common, paths: str = "", fetch_to: str = "",
     run_remediation(opts, fn, name="evidence_preserved")
 
 
-def db_check(c: Any, opts: Common) -> None:
-    """Check that the Laravel app reaches its database (artisan migrate:status)."""
-    from remediations.host.health import database_reachable
+def db_check(c: Any, opts: Common, database: str = "") -> None:
+    """Check that the Laravel app reaches its database (artisan migrate:status; --database: that connection)."""
+    from remediations.host.health import connection_name, database_reachable
 
-    run_remediation(opts, database_reachable, name="database_reachable", lock=False)
+    which = validated(opts, connection_name, database) if database else None
+    fn = functools.partial(database_reachable, connection=which)
+    run_remediation(opts, fn, name="database_reachable", lock=False)
 
 
 # A size in MiB: up to 2**62 bytes, `remediations.host.disk.MAX_BYTES`.
@@ -152,4 +154,7 @@ def register(ns: Collection) -> None:
         ("archive_dir", "", "where the archive goes on the host (default "
                             "/var/lib/remediations/incidents)"),
     )))
-    ns.add_task(make_task(db_check, name="db-check"))
+    ns.add_task(make_task(db_check, name="db-check", params=(
+        ("database", "", "the Laravel connection to check (artisan --database), e.g. mysql; "
+                         "default: the app's default connection"),
+    )))

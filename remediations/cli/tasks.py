@@ -108,6 +108,7 @@ def build_namespace() -> Collection:
         triage,
         workers,
     )
+    from remediations.cli.database import register as register_database
     from remediations.cli.smoke import register as register_smoke
 
     ns = Collection()
@@ -142,5 +143,6 @@ def build_namespace() -> Collection:
            "(not needed with --check)"))
     for area in (services, laravel, workers, disk, docker, kubernetes, rollback, locks, triage):
         area.register(ns)
+    register_database(ns)
     register_smoke(ns)
     return ns

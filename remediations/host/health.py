@@ -23,6 +23,7 @@ DEFAULT_EXPECT = (200, 204)
 HEALTH_PATHS = ("/up", "/health", "/api/health/live", "/api/health/ready")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_CONNECTION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _RAN = re.compile(r"^\|\s*Yes\s*\|", re.M)
 _PENDING = re.compile(r"^\|\s*No\s*\|", re.M)
 _BODY_LIMIT = 64 * 1024
@@ -223,7 +224,8 @@ def _paths_ok(t: Target, base: str, paths: Sequence[str],
     return t.result("http_ok", Status.FAILED, f"{where}: {why}", evidence=evidence, data=data)
 
 
-def _artisan(t: Target, *args: str) -> list[str]:
+def artisan(t: Target, *args: str) -> list[str]:
+    """`runuser -u <app_user> -- php <app_path>/artisan ARGS`, the inventory values validated."""
     app = str(t.var("app_path", "/srv/app/current")).rstrip("/")
     user = str(t.var("app_user", "www-data"))
     if not app.startswith("/") or any(c in app for c in "\0\n") or ".." in app.split("/"):
@@ -233,33 +235,46 @@ def _artisan(t: Target, *args: str) -> list[str]:
     return ["runuser", "-u", user, "--", "php", f"{app}/artisan", *args]
 
 
-def database_reachable(t: Target, *, timeout: float = 60.0) -> Result:
+def connection_name(value: object) -> str:
+    """A Laravel database connection name (config/database.php), e.g. mysql or pgsql."""
+    if not isinstance(value, str) or not _CONNECTION.fullmatch(value):
+        raise InvalidInput(f"not a valid Laravel connection name: {value!r} (letters, digits, "
+                           "'_', '.', '-')")
+    return value
+
+
+def database_reachable(t: Target, *, timeout: float = 60.0, connection: str | None = None) -> Result:
     """A check: the Laravel app reaches its configured database (`artisan migrate:status`).
 
-    migrate:status opens the app's default connection and reads its migrations
-    table, so it fails when the database is down, unreachable, or its credentials are
-    wrong. Reports how many migrations ran and how many are pending.
-    Example: `database_reachable(t)`.
+    migrate:status opens the app's default connection (or `connection`, artisan's
+    `--database`) and reads its migrations table, so it fails when the database is down,
+    unreachable, or its credentials are wrong. Reports how many migrations ran and how
+    many are pending. Example: `database_reachable(t, connection="mysql")`.
     """
     timeout = validate.seconds(timeout, "timeout")
-    argv = _artisan(t, "migrate:status", "--no-ansi", "--no-interaction")
+    which = [f"--database={connection_name(connection)}"] if connection is not None else []
+    argv = artisan(t, "migrate:status", *which, "--no-ansi", "--no-interaction")
     started = time.monotonic()
     res = t.conn.run(argv, check=False, timeout=timeout)
     ran = len(_RAN.findall(res.stdout))
     pending = len(_PENDING.findall(res.stdout))
     data: dict[str, Any] = {"elapsed": round(time.monotonic() - started, 3), "ran": ran,
                             "pending": pending}
+    via = ""
+    if connection is not None:
+        data["connection"] = connection
+        via = f" (connection {connection})"
     if res.succeeded:
         extra = f", {pending} pending" if pending else ""
         return t.result("database_reachable", Status.OK,
-                        f"database reachable: {ran} migration(s) ran{extra}",
+                        f"database reachable{via}: {ran} migration(s) ran{extra}",
                         data={**data, "migrated": True})
     if "Migration table not found" in res.stdout + res.stderr:
         return t.result("database_reachable", Status.OK,
-                        "database reachable, but it has no migrations table (never migrated)",
+                        f"database reachable{via}, but it has no migrations table (never migrated)",
                         data={**data, "migrated": False})
     return t.result("database_reachable", Status.FAILED,
-                    f"database not reachable: artisan migrate:status exited {res.exit_code}",
+                    f"database not reachable{via}: artisan migrate:status exited {res.exit_code}",
                     evidence=res.tail(15), data=data)
 
 

@@ -73,6 +73,9 @@ TASKS: dict[str, tuple[str, list[str] | None]] = {
     "evidence_preserved": ("preserve-evidence", []),
     "http_ok": ("health", []),
     "database_reachable": ("db-check", []),
+    "database_status": ("db-status", []),
+    "long_queries_stopped": ("stop-long-queries", ["--older-than", "300"]),
+    "migrations_rolled_back": ("migrate-rollback", ["--steps", "1"]),
     "compose_service_restarted": ("compose-restart", ["--service", "backend"]),
     "compose_stack_restarted": ("compose-restart-stack", []),
     "compose_services_stopped": ("compose-stop", ["--services", "worker"]),
@@ -121,6 +124,8 @@ DESTRUCTIVE: dict[str, list[str]] = {
     "rollout-restart": ["rollout-restart", "--allow-database-restart"],
     "runbook disk-full": ["runbook", "disk-full"],
     "runbook db-connection": ["runbook", "db-connection", "--allow-database-restart"],
+    "stop-long-queries": ["stop-long-queries", "--older-than", "300"],
+    "migrate-rollback": ["migrate-rollback", "--steps", "1"],
 }
 
 

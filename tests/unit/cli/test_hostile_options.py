@@ -85,6 +85,8 @@ BASE: dict[str, dict[str, str]] = {
     "set-image": {"image": "registry.example/app:v1.2.3"},
     "rollback": {"release": "v1.2.2"},
     "unlock": {"run_id": "20261206T101500Z-3f9a1c"},
+    "stop-long-queries": {"older_than": "300"},
+    "migrate-rollback": {"steps": "1"},
 }
 # (task, fuzzed option): the BASE option left out, as it excludes the fuzzed one; and a valid
 # value of the fuzzed option, that makes the task run without it.

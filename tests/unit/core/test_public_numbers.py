@@ -155,6 +155,12 @@ CASES: dict[str, tuple[str, Call]] = {
     "container_restarted_above_memory": ("docker", _memory),
     "database_reachable": ("host", lambda t, kw: _r("database_reachable")(
         t, **{"timeout": 30.0, **kw})),
+    "database_status": ("host", lambda t, kw: _r("database_status")(
+        t, **{"older_than": 60.0, **kw})),
+    "long_queries_stopped": ("host", lambda t, kw: _r("long_queries_stopped")(
+        t, **{"older_than": 60.0, "verify_timeout": 5.0, **kw})),
+    "migrations_rolled_back": ("host", lambda t, kw: _r("migrations_rolled_back")(
+        t, **{"steps": 1, "timeout": 60.0, **kw})),
     "deployment_at_release": ("kube", lambda t, kw: _r("deployment_at_release")(
         t, "v1.2.2", **{"timeout": 60.0, **kw})),
     "deployment_restarted": ("kube", lambda t, kw: _r("deployment_restarted")(
