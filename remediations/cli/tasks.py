@@ -59,7 +59,7 @@ _JSON_FIELD = re.compile(r"[\w-]{1,128}(\.[\w-]{1,128}){0,31}")
 
 def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_lines: int = 1000,
             max_percent: float = 80.0, backup_days: int = -1,
-            allow_database_restart: bool = False) -> None:
+            allow_database_restart: bool = False, stop_queries_older_than: float = 0.0) -> None:
     """Run a seed runbook (app-unresponsive, queue-backlog, disk-full, ...); verifies its end state."""
     from remediations.core import validate
     from remediations.runbooks import catalogue as runbooks
@@ -82,11 +82,18 @@ def runbook(c: Any, opts: Common, name: str | None = None, ip: str = "", keep_li
             kwargs["backup_days"] = backup_days
     if name == "db-connection":
         kwargs["allow_database_restart"] = allow_database_restart
+    stops = name in runbooks.STOPS_QUERIES and stop_queries_older_than > 0
+    if stops:
+        kwargs["stop_queries_older_than"] = stop_queries_older_than
     run_remediation(opts, functools.partial(fn, **kwargs), name=name,
-                    confirm=_runbook_confirm(name, allow_database_restart))
+                    confirm=_runbook_confirm(name, allow_database_restart, stops))
 
 
-def _runbook_confirm(name: str, allow_database_restart: bool) -> tuple[str, str] | None:
+def _runbook_confirm(name: str, allow_database_restart: bool,
+                     stops_queries: bool = False) -> tuple[str, str] | None:
+    if stops_queries:
+        return (f"runbook {name} --stop-queries-older-than cancels the database's long queries",
+                "see which queries it would cancel")
     if name == "disk-full":
         return ("runbook disk-full truncates laravel.log and can remove old backups",
                 "see what it would remove")
@@ -139,8 +146,11 @@ def build_namespace() -> Collection:
         ("backup_days", -1, "disk-full: remove backups older than this many days (backup_root)",
          Range(0, 36_500, unset=-1)),
         ("allow_database_restart", False, "db-connection: restart the database as a last resort"),
-    ), yes="disk-full, and db-connection with --allow-database-restart: confirm "
-           "(not needed with --check)"))
+        ("stop_queries_older_than", 0.0, "db-connection, slow-response: cancel the database's "
+         "queries running longer than this many seconds (stop-long-queries)",
+         Range(0, 86_400, low_open=True, unset=0.0)),
+    ), yes="disk-full, db-connection with --allow-database-restart, and "
+           "--stop-queries-older-than: confirm (not needed with --check)"))
     for area in (services, laravel, workers, disk, docker, kubernetes, rollback, locks, triage):
         area.register(ns)
     register_database(ns)

@@ -47,17 +47,43 @@ def app_unresponsive(t: Target) -> Result:
     ], verify=_health)
 
 
-def slow_response(t: Target) -> Result:
-    """Fresh php-fpm workers and rebuilt caches; /up healthy."""
+def slow_response(t: Target, *, stop_queries_older_than: float | None = None) -> Result:
+    """Fresh php-fpm workers and rebuilt caches, long queries seen (and stopped if asked); /up healthy."""
     from remediations.host.systemd import service_running, services_status
     from remediations.laravel.app import caches_rebuilt
 
+    database = _database_steps(stop_queries_older_than)  # checks its input before any contact
     fpm = _fpm(t)
     return run_steps(t, "slow-response", [
         RunbookStep("services status", services_status, fact=True),
+        *database,
         RunbookStep("caches rebuilt", caches_rebuilt),
         RunbookStep(f"{fpm} restarted", partial(service_running, unit=fpm, restart=True)),
     ], verify=_health)
+
+
+def has_database(t: Target, done: object = None) -> bool:
+    """Whether the inventory names a database this host reaches (db_engine, db_host,
+    database_service): where the runbooks read it and may stop its long queries."""
+    return any(t.var(key) for key in ("db_engine", "db_host", "database_service"))
+
+
+def _database_steps(older_than: float | None) -> list[RunbookStep]:
+    """The database's connections and long queries (a fact); with `older_than`, those
+    queries cancelled. Both only where the host has a database (`has_database`)."""
+    from remediations.database.queries import long_queries_stopped
+    from remediations.database.status import database_status
+
+    if older_than is None:
+        return [RunbookStep("database status", database_status, fact=True, when=has_database)]
+    older_than = validate.seconds(older_than, "stop_queries_older_than")
+    # The status lists the queries over the same age as those the next step stops.
+    steps = [RunbookStep("database status", partial(database_status, older_than=older_than),
+                         fact=True, when=has_database)]
+    steps.append(RunbookStep(f"queries over {older_than:g}s stopped",
+                             partial(long_queries_stopped, older_than=older_than),
+                             when=has_database))
+    return steps
 
 
 def queue_backlog(t: Target, *, queue: str = "default", drain_timeout: float = 180) -> Result:
@@ -178,13 +204,16 @@ def security_contain(t: Target, *, ip: str) -> Result:
     ], verify=_health)
 
 
-def db_connection(t: Target, *, allow_database_restart: bool = False) -> Result:
-    """The database reachable from the app; restarts it only with `allow_database_restart`."""
+def db_connection(t: Target, *, allow_database_restart: bool = False,
+                  stop_queries_older_than: float | None = None) -> Result:
+    """The database reachable from the app, its connections and long queries read; queries
+    over N s stopped if asked; restarts it only with `allow_database_restart`."""
     from remediations.host.health import database_reachable
     from remediations.host.systemd import service_running
 
     unit = t.var("database_service")
-    steps = [RunbookStep("database reachable", database_reachable, fact=True)]
+    steps = [RunbookStep("database reachable", database_reachable, fact=True),
+             *_database_steps(stop_queries_older_than)]
     if unit:
         steps.append(RunbookStep(
             f"{unit} restarted",
@@ -212,6 +241,8 @@ RUNBOOKS: dict[str, Runbook] = {
     "db-connection": db_connection,
 }
 NEEDS_IP = frozenset({"rate-limit-breach", "security-contain"})
+# The runbooks that take `stop_queries_older_than` (their database steps).
+STOPS_QUERIES = frozenset({"db-connection", "slow-response"})
 
 
 def runbook(name: str) -> Runbook:

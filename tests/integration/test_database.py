@@ -49,10 +49,18 @@ def compose_db() -> str:
 
 
 @pytest.fixture(scope="module")
-def db1() -> str:
-    if not running(DB1):
-        pytest.skip(f"lab host db1 ({DB1}) is not running: `invoke lab.up` brings it up")
+def db1(lab: Any) -> str:
+    """db1, brought up with the rest of the lab (never skipped: a lab that is not up fails)."""
+    assert running(DB1), f"lab host db1 ({DB1}) is not running after lab.up"
     return DB1
+
+
+@pytest.fixture(scope="module")
+def compose_stack() -> None:
+    """The compose stack in its declared state, every service healthy (lab/stack.py)."""
+    from lab import stack
+
+    stack.reset(lambda line: print(line, file=sys.stderr))
 
 
 @pytest.fixture
@@ -120,13 +128,12 @@ def servers() -> list[Any]:
 def server(request: pytest.FixtureRequest) -> Server:
     s: Server = request.param
     if s.name.startswith("compose"):
+        request.getfixturevalue("compose_stack")
         container = compose_db()
-        if not container:
-            pytest.skip("the compose stack's db is not running: `invoke stack.up` starts it")
+        assert container, "the compose stack's db is not running after stack.reset"
         return Server(s.name, container, s.inventory, s.host, s.engine, s.client, s.admin,
                       s.sleep)
-    if not running(s.container):
-        pytest.skip(f"lab host db1 ({s.container}) is not running")
+    request.getfixturevalue("db1")
     return s
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,9 +137,7 @@ def test_backlog_is_a_warning(cli: Any, tuned: Path) -> None:
 
 
 @pytest.fixture
-def long_query() -> Iterator[None]:
-    if not Path("/tmp/lab-db-ready").exists():
-        pytest.skip("lab host db1 not ready (/tmp/lab-db-ready missing)")
+def long_query(lab: Any) -> Iterator[None]:
     cancel = ("select pg_cancel_backend(pid) from pg_stat_activity "
               "where query = 'select pg_sleep(600)'")
     subprocess.run(["docker", "exec", "-d", DB1, "runuser", "-u", "postgres", "--", "psql",
@@ -161,10 +160,10 @@ def test_long_query_on_db1_is_flagged(cli: Any, tuned: Path, long_query: None) -
 
 @pytest.fixture(scope="module")
 def stack_up() -> None:
-    names = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True,
-                           text=True, check=True).stdout.split()
-    if "remlab-backend-1" not in names:
-        subprocess.run(["python3", "-m", "invoke", "stack.up"], cwd=ROOT, check=True, timeout=900)
+    """The compose stack in its declared state, every service healthy (lab/stack.py)."""
+    from lab import stack
+
+    stack.reset(lambda line: print(line, file=sys.stderr))
 
 
 def test_compose_host(cli: Any, stack_up: None) -> None:

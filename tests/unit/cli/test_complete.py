@@ -124,6 +124,7 @@ DESTRUCTIVE: dict[str, list[str]] = {
     "rollout-restart": ["rollout-restart", "--allow-database-restart"],
     "runbook disk-full": ["runbook", "disk-full"],
     "runbook db-connection": ["runbook", "db-connection", "--allow-database-restart"],
+    "runbook slow-response": ["runbook", "slow-response", "--stop-queries-older-than", "300"],
     "stop-long-queries": ["stop-long-queries", "--older-than", "300"],
     "migrate-rollback": ["migrate-rollback", "--steps", "1"],
 }

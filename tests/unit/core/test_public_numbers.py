@@ -211,6 +211,10 @@ CASES: dict[str, tuple[str, Call]] = {
         t, **{"drain_timeout": 60.0, **kw})),
     "RUNBOOKS[disk-full]": ("host", lambda t, kw: RUNBOOKS["disk-full"](
         t, **{"max_percent": 80, "keep_lines": 1000, "backup_days": 7, **kw})),
+    "RUNBOOKS[db-connection]": ("host", lambda t, kw: RUNBOOKS["db-connection"](
+        t, **{"stop_queries_older_than": 300.0, **kw})),
+    "RUNBOOKS[slow-response]": ("host", lambda t, kw: RUNBOOKS["slow-response"](
+        t, **{"stop_queries_older_than": 300.0, **kw})),
 }
 
 
