@@ -37,13 +37,16 @@ def _service(opts: Common, text: str) -> str:
 
 
 def _database_guard(opts: Common, services: list[str] | None, allowed: bool, *,
-                    verb: str) -> tuple[str, str] | None:
+                    verb: str, task: str = "", kind: str = "compose service",
+                    ) -> tuple[str, str] | None:
     """Exit 1 naming --allow-database-restart when the inventory or a name says one of
     `services` (None: the inventory's `db_service`) is a database; with the flag, the
     --yes confirmation `run_remediation` asks for.
 
     An image tells only on the host: there the remediation refuses, before it acts. So
     the flag always needs --yes (or --check), database or not as far as can be told here.
+    `task` names the task in that confirmation (default compose-`verb`), `kind` what
+    `services` are in the refusal (a container's name can be its compose service's).
     """
     from remediations.core.databases import compose_databases, named, refused
 
@@ -53,14 +56,14 @@ def _database_guard(opts: Common, services: list[str] | None, allowed: bool, *,
         found.update(compose_databases(wanted, db_service=host.var("db_service")))
     if found and not allowed:
         service, why = next(iter(found.items()))
-        what = (f"compose service {service}" if services is not None else
+        what = (f"{kind} {service}" if services is not None else
                 f"the compose project, whose `down` stops {service}")
         raise fail(reporter_for(opts), str(refused(what, why, verb=verb)))
     if not allowed:
         return None
     doing = {"restart": "restarting", "stop": "stopping"}[verb]
     return ((f"{doing} {', '.join(found)} drops every database connection" if found else
-             f"--allow-database-restart lets compose-{verb} take a database down"),
+             f"--allow-database-restart lets {task or 'compose-' + verb} take a database down"),
             "see what it would run")
 
 
@@ -128,8 +131,10 @@ def compose_tag(c: Any, opts: Common, service: str = "", tag: str = "", tag_var:
 
 
 def restart_if_memory(c: Any, opts: Common, container: str = "", max_mb: float = 0.0,
-                      max_percent: float = 0.0, wait: float = 120.0) -> None:
-    """Restart a container (or every container of a compose service) above a memory threshold."""
+                      max_percent: float = 0.0, wait: float = 120.0,
+                      allow_database_restart: bool = False) -> None:
+    """Restart a container (or every container of a compose service) above a memory threshold
+    (a database needs --allow-database-restart --yes)."""
     from remediations.docker.containers import container_restarted_above_memory
     from remediations.docker.engine import container_ref
 
@@ -137,11 +142,13 @@ def restart_if_memory(c: Any, opts: Common, container: str = "", max_mb: float =
     ref = validated(opts, container_ref, container)
     if bool(max_mb) == bool(max_percent):
         raise fail(reporter_for(opts), "give one of --max-mb and --max-percent")
+    confirm = _database_guard(opts, [ref], allow_database_restart, verb="restart",
+                              task="restart-if-memory", kind="container")
     fn = functools.partial(container_restarted_above_memory, service_or_container=ref,
                            max_bytes=int(max_mb * 1024 * 1024) if max_mb else None,
                            max_percent=max_percent or None,
-                           timeout=wait)
-    run_remediation(opts, fn, name="container_restarted_above_memory")
+                           timeout=wait, allow_database_restart=allow_database_restart)
+    run_remediation(opts, fn, name="container_restarted_above_memory", confirm=confirm)
 
 
 def container_stats(c: Any, opts: Common, container: str = "") -> None:
@@ -250,7 +257,7 @@ def register(ns: Collection) -> None:
         ("max_mb", 0.0, "restart when it uses more than this many MiB",
          Range(0, 2**42, low_open=True, unset=0.0)),
         ("max_percent", 0.0, "restart when it uses more than this share of its limit",
-         Range(0, 100, low_open=True, unset=0.0)), wait)))
+         Range(0, 100, low_open=True, unset=0.0)), wait, allow), yes=yes))
     ns.add_task(make_task(container_stats, name="container-stats", params=(
         ("container", "", "a container name or id, or a compose service"),)))
     ns.add_task(make_task(docker_prune, name="docker-prune", params=(

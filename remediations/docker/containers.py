@@ -2,7 +2,9 @@
 
 A container is named by its name or id, or by a compose service of the host's project
 (`compose_project_dir` / `compose_project` in the inventory): then every container of
-that service is meant.
+that service is meant. A database container (by its compose service's name, the inventory's
+`db_service` or its image: `core.databases`) is restarted only with
+`allow_database_restart=True`, else `DatabaseRestartRefused` before any command that acts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from remediations.core import validate
+from remediations.core.databases import compose_database, named, refused
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.docker.engine import (
@@ -47,6 +50,19 @@ def resolve(t: Target, eng: DockerEngine, ref: str) -> list[ContainerFact]:
     if not found:
         raise NotFound(f"{t.name}: no container {ref!r} and no service {ref!r} in project {proj}")
     return found
+
+
+def _refuse(t: Target, allowed: bool, ref: str, found: Sequence[ContainerFact] = ()) -> None:
+    """`DatabaseRestartRefused` unless `allowed` when `ref` (a name: before the host is reached)
+    or a container of `found` (its compose service, or its image) is a database."""
+    if allowed:
+        return
+    db = named(t.var("db_service"))
+    if why := compose_database(ref, db_services=db):
+        raise refused(f"container {ref}", why)
+    for c in found:
+        if why := compose_database(c.service, [c.image], db_services=db):
+            raise refused(f"container {c.name}", why)
 
 
 def _memory(s: ContainerStats) -> str:
@@ -85,12 +101,14 @@ def over(s: ContainerStats, *, max_bytes: int | None, max_percent: float | None)
 def container_restarted_above_memory(t: Target, service_or_container: str, *,
                                      max_bytes: int | None = None,
                                      max_percent: float | None = None,
-                                     timeout: float = 120.0, stop_timeout: int = 10) -> Result:
+                                     timeout: float = 120.0, stop_timeout: int = 10,
+                                     allow_database_restart: bool = False) -> Result:
     """No container uses more memory than the threshold: those above it restarted, once per run.
 
     Memory is one `docker stats` sample (page cache excluded). A container already
     started during this run is not restarted again (`ok`, saying it is still above).
-    Verified: running (healthy, with a healthcheck) with a new start time.
+    Verified: running (healthy, with a healthcheck) with a new start time. A database
+    container is refused unless `allow_database_restart` (see the module), above or not.
     Example: `container_restarted_above_memory(t, "backend", max_bytes=512 * 2**20)`.
     """
     if (max_bytes is None) == (max_percent is None):
@@ -103,8 +121,11 @@ def container_restarted_above_memory(t: Target, service_or_container: str, *,
     stop_timeout = validate.count(stop_timeout, "stop_timeout", high=int(validate.MAX_SECONDS))
     limit = human(max_bytes) if max_bytes is not None else f"{max_percent:g}%"
     name = "container_restarted_above_memory"
+    service_or_container = container_ref(service_or_container)
+    _refuse(t, allow_database_restart, service_or_container)
     with engine(t) as eng:
         found = resolve(t, eng, service_or_container)
+        _refuse(t, allow_database_restart, service_or_container, found)
         samples = {c.id: eng.stats(c.id) for c in found if c.running}
         above = [c for c in found if c.id in samples and
                  over(samples[c.id], max_bytes=max_bytes, max_percent=max_percent)]

@@ -89,3 +89,32 @@ def test_db_restarted_once_per_run_with_the_flag_and_yes(dcli: Any,
     assert r2["status"] == "ok" and "already restarted by this run" in r2["message"], r2
     assert r2["commands"] == []
     assert db()["State"]["StartedAt"] == after["State"]["StartedAt"]   # restarted once
+
+
+def test_restart_if_memory_of_db_needs_the_flag_and_check_touches_nothing(dcli: Any) -> None:
+    before = db()
+    name = before["Name"].lstrip("/")
+    over = ("--max-mb", "1")                          # the db is always above 1 MiB
+    res = dcli("restart-if-memory", HOST, "--container", "db", *over)
+    assert res.code == 1, (res.stdout, res.stderr)    # by name: before the host is reached
+    message = error(res)
+    assert message.startswith("refusing to restart container db (a database: ") and \
+        FLAG in message, message
+    # By its container name only the compose label tells: the host refuses before acting.
+    res = dcli("restart-if-memory", HOST, "--container", name, *over)
+    assert res.code == 2, (res.stdout, res.stderr)
+    r = one(res, HOST)
+    assert r["status"] == "failed" and r["commands"] == [], r
+    assert f"refusing to restart container {name} (a database: " in r["message"], r
+    assert FLAG in r["message"], r
+    assert db()["State"]["StartedAt"] == before["State"]["StartedAt"]
+
+    res = dcli("restart-if-memory", HOST, "--container", "db", *over,
+               "--allow-database-restart", "--check")
+    assert res.code == 0, res.stderr
+    r = one(res, HOST)
+    assert r["status"] == "changed" and r["check"] is True, r
+    assert r["commands"] == [f"docker container restart -t 10 {before['Id']}"], r
+    after = db()
+    assert (after["Id"], after["State"]["StartedAt"]) == (before["Id"], before["State"]["StartedAt"])
+    assert after["State"]["Running"] is True

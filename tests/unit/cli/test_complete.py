@@ -121,6 +121,8 @@ DESTRUCTIVE: dict[str, list[str]] = {
     "compose-restart": ["compose-restart", "--service", "db", "--allow-database-restart"],
     "compose-restart-stack": ["compose-restart-stack", "--allow-database-restart"],
     "compose-stop": ["compose-stop", "--services", "db", "--allow-database-restart"],
+    "restart-if-memory": ["restart-if-memory", "--container", "db", "--max-mb", "1",
+                          "--allow-database-restart"],
     "rollout-restart": ["rollout-restart", "--allow-database-restart"],
     "runbook disk-full": ["runbook", "disk-full"],
     "runbook db-connection": ["runbook", "db-connection", "--allow-database-restart"],

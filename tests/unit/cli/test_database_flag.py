@@ -1,5 +1,6 @@
-"""--allow-database-restart on the compose and Kubernetes tasks: refused without it (exit 1, one
-line naming the service and the flag), --yes with it, before any host is touched."""
+"""--allow-database-restart on the compose, restart-if-memory and Kubernetes tasks: refused
+without it (exit 1, one line naming the service and the flag), --yes with it, before any host
+is touched."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ def kwargs(fn: Any) -> dict[str, Any]:
      "error: refusing to stop compose service mysql (a database: named mysql)"),
     (["compose-restart-stack"], "dock1",
      "error: refusing to restart the compose project, whose `down` stops primary"),
+    (["restart-if-memory", "--container", "db", "--max-mb", "1"], "dock2",
+     "error: refusing to restart container db (a database: named db)"),
+    (["restart-if-memory", "--container", "primary", "--max-percent", "90"], "dock1",
+     "error: refusing to restart container primary (a database: the inventory's db_service)"),
     (["rollout-restart"], "k8s",
      "error: refusing to restart deployment orders (a database: the inventory's database: true)"),
     (["scale", "--replicas", "0", "--yes"], "ledger",
@@ -79,6 +84,10 @@ def test_a_database_without_the_flag_is_one_line_and_exit_1(
     (["compose-restart-stack"], "dock1", "restarting primary drops every database"),
     (["compose-restart", "--service", "store"], "dock2",
      "--allow-database-restart lets compose-restart take a database down"),  # its image may tell
+    (["restart-if-memory", "--container", "db", "--max-mb", "1"], "dock2",
+     "restarting db drops every database connection"),
+    (["restart-if-memory", "--container", "remlab_db_1", "--max-mb", "1"], "dock1",
+     "--allow-database-restart lets restart-if-memory take a database down"),
     (["rollout-restart"], "pg", "restarting orders drops every database connection"),
     (["rollout-restart"], "web", "--allow-database-restart lets rollout-restart restart a database"),
 ])
@@ -98,6 +107,7 @@ def test_the_flag_needs_yes_or_check(argv: list[str], limit: str, says: str, inv
     (["compose-restart", "--service", "backend"], "dock1"),
     (["compose-stop", "--services", "worker"], "dock1"),
     (["compose-restart-stack"], "dock2"),       # no db_service: the run looks at the services
+    (["restart-if-memory", "--container", "backend", "--max-mb", "512"], "dock1"),
     (["rollout-restart"], "web"),
     (["scale", "--replicas", "0", "--yes"], "web"),
     (["scale", "--replicas", "2"], "k8s"),      # only to 0 needs the flag

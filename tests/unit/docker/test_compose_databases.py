@@ -1,5 +1,6 @@
 """A compose database is restarted or stopped only with allow_database_restart; refused before
-anything is touched (the host not even reached when its name or the inventory tells)."""
+anything is touched (the host not even reached when its name or the inventory tells). The same
+for a database container restarted above a memory threshold (restart-if-memory)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from remediations.docker.compose import (
     compose_services_stopped,
     compose_stack_restarted,
 )
+from remediations.docker.containers import container_restarted_above_memory
 from remediations.run.target import Target
 from tests.unit.docker.test_compose import (
     PROJ,
@@ -158,3 +160,72 @@ def test_other_services_and_starting_a_database_need_no_flag(fake: Any) -> None:
     assert list(res.commands) == [f"docker-compose {PROJ} stop worker"]
     start = compose_services_started(target(recording(), check=True), ["db"])
     assert list(start.commands) == [f"docker-compose {PROJ} start db"]
+
+
+# -- restart-if-memory: the same rule for a container above its memory threshold -----------------
+
+MiB = 2**20
+
+
+def above(*docs: dict[str, Any]) -> FakeDocker:
+    """A fake engine where every container uses 700 MiB of 1 GiB."""
+    docker = FakeDocker(list(docs))
+    for doc in docs:
+        docker.stats[doc["Name"].lstrip("/")] = {
+            "memory_stats": {"usage": 700 * MiB, "limit": 1024 * MiB, "stats": {}}}
+    return docker
+
+
+@pytest.mark.parametrize("ref,doc,match", [
+    ("db", None, r"^refusing to restart container db \(a database: named db\)"),
+    ("primary", None, r"^refusing to restart container primary \(a database: the inventory's "
+                      r"db_service\)"),
+    ("remlab_db_1", db(), r"^refusing to restart container remlab_db_1 \(a database: named db\)"),
+    ("remlab_primary_1", db("primary", image="remediations-lab/app:v1.2.3"),
+     r"container remlab_primary_1 \(a database: the inventory's db_service\)"),
+    ("store", db("store", image="bitnami/postgresql:16"),
+     r"^refusing to restart container remlab_store_1 \(a database: image bitnami/postgresql:16\)"),
+    ("cache", inspect_doc("cache", image="mysql:8.0"),                 # no compose labels at all
+     r"container cache \(a database: image mysql:8.0\)"),
+])
+def test_a_database_container_above_memory_is_refused_without_the_flag(
+        monkeypatch: pytest.MonkeyPatch, ref: str, doc: dict[str, Any] | None, match: str) -> None:
+    docker = above(*([doc] if doc else []))
+    # by name or inventory the engine is not even reached; by label or image, only read
+    install_fake(monkeypatch, docker)
+    for check in (False, True):
+        conn = recording()
+        with pytest.raises(DatabaseRestartRefused, match=match) as exc:
+            container_restarted_above_memory(target(conn, check=check, db_service="primary"), ref,
+                                             max_bytes=512 * MiB)
+        assert exc.match(FLAG)
+        assert conn.commands == []
+    assert {c[0] for c in docker.calls} <= {"list", "inspect_container"}
+    if doc is None:
+        assert docker.calls == []
+
+
+def test_a_database_container_above_memory_is_restarted_with_the_flag(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    docker = above(db())
+    install_fake(monkeypatch, docker)
+    cid = docker.docs[0]["Id"]
+    check = container_restarted_above_memory(target(recording(), check=True), "db",
+                                             max_bytes=512 * MiB, allow_database_restart=True)
+    assert check.status is Status.CHANGED and check.check
+    assert list(check.commands) == [f"docker container restart -t 10 {cid}"]
+    assert not [c for c in docker.calls if c[0] == "restart"]
+    res = container_restarted_above_memory(target(recording()), "db", max_bytes=512 * MiB,
+                                           timeout=5, allow_database_restart=True)
+    assert res.status is Status.CHANGED, res
+    assert [c for c in docker.calls if c[0] == "restart"] == [("restart", cid, 10)]
+
+
+def test_a_container_that_is_no_database_needs_no_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    docker = above(app(), inspect_doc("adminer", service="adminer", image="adminer:4"))
+    install_fake(monkeypatch, docker)
+    for ref, doc in (("backend", docker.docs[0]), ("adminer", docker.docs[1])):
+        res = container_restarted_above_memory(target(recording(), check=True, db_service="primary"),
+                                               ref, max_bytes=512 * MiB)
+        assert res.status is Status.CHANGED, res
+        assert list(res.commands) == [f"docker container restart -t 10 {doc['Id']}"]
