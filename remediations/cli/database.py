@@ -65,7 +65,7 @@ def migrate_rollback(c: Any, opts: Common, steps: int = 0, database: str = "") -
 def register(ns: Collection) -> None:
     """Add this area's tasks to `ns`."""
     engine = ("engine", "", "postgresql or mysql (mysql covers MariaDB); default: inventory "
-                        "db_engine, else the database unit the host runs")
+                        "db_engine, else the database unit the host runs (required on Kubernetes)")
     ns.add_task(make_task(db_status, name="db-status", params=(
         engine,
         ("older_than", 60.0, "list queries running longer than this many seconds",

@@ -11,7 +11,9 @@ latter covering MariaDB), else the database units the systemd host has. How:
   client as PGPASSWORD / MYSQL_PWD, so the secret is in no argv.
 - compose host (`compose_project` and `db_service` set): `docker exec` in the running
   container of `db_service`, mariadb as root over its socket (through the Docker SDK).
-- Kubernetes: not yet (`NotSupported`).
+- Kubernetes host (its Deployment runs the database): the client in its pod through the
+  pod exec, the credentials from the container's environment (`podsql`); `db_engine`
+  required (no units to tell it); no PgBouncer.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from remediations.connections.batch import run_batch
 from remediations.core import validate
 from remediations.core.commands import sh
 from remediations.core.errors import CommandFailed, InvalidInput
+from remediations.database.podsql import mysql_argv, psql_argv
 from remediations.run.target import Target
 
 if TYPE_CHECKING:
@@ -139,7 +142,8 @@ class Access:
     """How SQL reaches one database on one host: `argv(sql)` is the command that runs it.
 
     `kind` is `peer` (postgres OS user), `socket` (root over the unix socket), `app-env`
-    (the app's .env credentials) or `container` (docker exec in `container`).
+    (the app's .env credentials), `container` (docker exec in `container`) or `pod` (exec
+    in a Kubernetes pod, the image's credentials; `database` "" = the image's own).
     """
 
     engine: str
@@ -161,6 +165,8 @@ class Access:
         opts = ["--no-psqlrc", "--no-align", "--tuples-only", "--field-separator=\t",
                 "--set=ON_ERROR_STOP=1"]
         cs = [x for s in statements for x in ("-c", s)]
+        if self.kind == "pod":
+            return psql_argv([*opts, *cs], self.database)
         if self.kind == "app-env":
             return sh('set -a; . %s; set +a; PGPASSWORD="$DB_PASSWORD" exec psql -h "$DB_HOST" '
                       '-p "${DB_PORT:-5432}" -U "$DB_USERNAME" -d "$DB_DATABASE" '
@@ -172,6 +178,8 @@ class Access:
         opts = ["--batch", "--skip-column-names", "-e", sql]
         if self.kind == "container":
             return ["docker", "exec", self.container, "mariadb", *opts]
+        if self.kind == "pod":
+            return mysql_argv(opts)
         pick = 'c=mariadb; command -v mariadb >/dev/null 2>&1 || c=mysql; '
         if self.kind == "app-env":
             return sh('set -a; . %s; set +a; ' + pick + 'MYSQL_PWD="$DB_PASSWORD" exec "$c" '
@@ -230,21 +238,14 @@ def is_compose_host(t: Target) -> bool:
     return bool(t.var("db_service")) and bool(t.var("compose_project_dir"))
 
 
-def check_host_kind(t: Target) -> None:
-    """`NotSupported` for a Kubernetes target, before anything is run."""
-    if t.host.connection == "kubernetes":
-        raise NotSupported(f"{t.name}: database remediations reach a database on a systemd or "
-                           "compose host; Kubernetes is not supported yet (exec into the "
-                           "database pod, or add a host that reaches it, to the inventory)")
-
-
 def open_access(t: Target, engine: str | None = None) -> Access:
     """How SQL reaches this host's database (one round trip on a systemd host, to read its units).
 
     A compose host's Access holds a Docker engine: close it (`access.conn.close()`).
     """
-    check_host_kind(t)
     given = engine_name(engine) if engine else None
+    if t.host.connection == "kubernetes":
+        return _pod_access(t, given)
     if is_compose_host(t):
         return _compose_access(t, given)
     db_host = t.var("db_host")
@@ -286,3 +287,17 @@ def _compose_access(t: Target, given: str | None) -> Access:
                        f"project {proj.name}")
     return Access(chosen, "container", ContainerExec(t.name, eng), container=found[0].name,
                   where=f"service {service} ({found[0].name})")
+
+
+def _pod_access(t: Target, given: str | None) -> Access:
+    """A Kubernetes host: the client in the first Ready pod of its Deployment (`t.conn`)."""
+    value = given or t.var("db_engine")
+    if not value:
+        raise InvalidInput(f"{t.name}: a Kubernetes host has no units to tell which database "
+                           "its pod runs; set db_engine (postgresql or mysql) in the inventory, "
+                           "or pass --engine")
+    chosen = engine_name(value)
+    name = t.var("db_name") if chosen == "postgresql" else None
+    database = database_name(str(name)) if name else ""
+    return Access(chosen, "pod", t.conn, database, where=f"{chosen} in a pod of deployment "
+                  f"{t.var('deployment') or t.name} (exec; no PgBouncer)")

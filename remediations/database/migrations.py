@@ -17,7 +17,9 @@ from remediations.connections.base import CommandResult
 from remediations.connections.batch import run_batch
 from remediations.core import validate
 from remediations.core.result import Result, Status, Step
-from remediations.host.health import artisan, connection_name
+from remediations.host.health import artisan as host_artisan
+from remediations.host.health import connection_name
+from remediations.laravel.php import artisan_argv
 from remediations.run import markers
 from remediations.run.contract import Probe, Verification, apply
 from remediations.run.target import Target
@@ -61,6 +63,14 @@ def rolled_back_by(migrations: Sequence[Migration], steps: int) -> list[Migratio
     ran = [m for m in migrations if m.ran]
     ran.sort(key=lambda m: (m.batch or 0, m.name), reverse=True)
     return ran[:steps]
+
+
+def artisan(t: Target, *args: str) -> list[str]:
+    """artisan as the app user; in a pod as the container's user, as the Laravel area runs it."""
+    # kubectl exec runs as the image's user, and images rarely carry runuser.
+    if t.host.connection == "kubernetes":
+        return artisan_argv(t, *args)
+    return host_artisan(t, *args)
 
 
 def _status_argv(t: Target, which: list[str]) -> list[str]:

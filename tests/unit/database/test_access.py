@@ -12,7 +12,6 @@ from remediations.core.errors import InvalidInput
 from remediations.core.result import Status
 from remediations.database.access import (
     Access,
-    NotSupported,
     Units,
     engine_name,
     open_access,
@@ -112,11 +111,6 @@ def test_a_bad_db_name_is_refused_before_any_sql() -> None:
     conn = RecordingConnection("db1").on(r"^systemctl show", stdout=UNITS_PG)
     with pytest.raises(InvalidInput, match="db_name"):
         open_access(target(conn, db_name="app; DROP"))
-
-
-def test_kubernetes_is_not_supported_yet() -> None:
-    with pytest.raises(NotSupported, match="systemd or compose host"):
-        open_access(target(ansible_connection="kubernetes"))
 
 
 class FakeEngine:
