@@ -14,12 +14,19 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.conftest import LAB_INVENTORY, ROOT, inventory_text, wait_for
+from tests.integration.conftest import (
+    DB_HOSTS,
+    LAB_INVENTORY,
+    ROOT,
+    WEB_HOSTS,
+    inventory_text,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 
-WEB1 = "rem-web1"
-DB1 = "rem-db1"
+WEB1 = WEB_HOSTS["web1"]
+DB1 = DB_HOSTS["db1"]
 REDIS_AUTH = ["env", "REDISCLI_AUTH=lab-redis-s3cret"]
 
 
