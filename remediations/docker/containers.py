@@ -37,19 +37,28 @@ from remediations.run.target import Target
 
 
 def resolve(t: Target, eng: DockerEngine, ref: str) -> list[ContainerFact]:
-    """The container `ref`, or the containers of compose service `ref` of the host's project."""
+    """The container named `ref`, else the containers of compose service `ref` of the host's
+    project, else the container whose id starts with `ref`."""
     ref = container_ref(ref)
     try:
-        return [eng.container(ref)]
+        named_one: ContainerFact | None = eng.container(ref)
     except NotFound:
-        if not t.var("compose_project_dir") and not t.var("compose_project"):
-            raise
-    proj = project(t).name if t.var("compose_project_dir") else str(t.var("compose_project"))
-    found = eng.containers(f"{PROJECT_LABEL}={proj}", f"{SERVICE_LABEL}={ref}",
-                           "com.docker.compose.oneoff=False")
-    if not found:
-        raise NotFound(f"{t.name}: no container {ref!r} and no service {ref!r} in project {proj}")
-    return found
+        named_one = None
+    # The engine also answers a prefix of an id: `db` may be the redis container whose id
+    # starts with db..., so a compose service of that name comes before such a prefix.
+    if named_one is not None and named_one.name == ref:
+        return [named_one]
+    where = ""
+    if t.var("compose_project_dir") or t.var("compose_project"):
+        proj = project(t).name if t.var("compose_project_dir") else str(t.var("compose_project"))
+        found = eng.containers(f"{PROJECT_LABEL}={proj}", f"{SERVICE_LABEL}={ref}",
+                               "com.docker.compose.oneoff=False")
+        if found:
+            return found
+        where = f" and no service {ref!r} in project {proj}"
+    if named_one is not None:
+        return [named_one]
+    raise NotFound(f"{t.name}: no container {ref!r}{where}")
 
 
 def _refuse(t: Target, allowed: bool, ref: str, found: Sequence[ContainerFact] = ()) -> None:

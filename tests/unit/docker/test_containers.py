@@ -102,6 +102,25 @@ def test_stats_fact_for_a_service(monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.data["containers"]["remlab_backend_1"]["memory_percent"] == 25.0
 
 
+def test_a_service_name_wins_over_an_id_prefix_of_another_container(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine answers `inspect cafe` with the container whose id starts with cafe...:
+    # here the redis container, not service cafe's (as `db` once found redis in the lab).
+    fake = FakeDocker([inspect_doc("remlab_redis_1", service="redis", cid="cafe" + "0" * 60),
+                       inspect_doc("remlab_cafe_1", service="cafe")])
+    with_memory(fake, "remlab_cafe_1", 64 * MiB)
+    install_fake(monkeypatch, fake)
+    res = container_stats(target(), "cafe")
+    assert list(res.data["containers"]) == ["remlab_cafe_1"]
+
+
+def test_an_id_prefix_still_names_a_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeDocker([inspect_doc("remlab_redis_1", service="redis", cid="cafe" + "0" * 60)])
+    with_memory(fake, "remlab_redis_1", 64 * MiB)
+    install_fake(monkeypatch, fake)
+    assert list(container_stats(target(), "cafe00").data["containers"]) == ["remlab_redis_1"]
+
+
 LOG = "/var/lib/docker/containers/remlab_backend_1.log"
 
 
