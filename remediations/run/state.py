@@ -78,12 +78,16 @@ def remember(run_id: str, key: str, value: Any, *, directory: Path | None = None
 
 def append_jsonl(path: Path, entry: dict[str, Any]) -> None:
     """Append one JSON line atomically with respect to other writers of the same file."""
+    append_locked(path, json.dumps(entry, sort_keys=True, default=str) + "\n")
+
+
+def append_locked(path: Path, text: str) -> None:
+    """Append `text` whole under an exclusive lock, so concurrent writers never interleave."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(entry, sort_keys=True, default=str) + "\n"
     with open(path, "a", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            fh.write(line)
+            fh.write(text)
             fh.flush()
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from remediations.core.errors import InvalidInput
+from remediations.run.state import append_locked
 
 # A directory here, typed by a person: plain characters only (no shell or glob syntax,
 # no spaces), and no '..' component.
@@ -55,12 +55,5 @@ def saved(root: str, run_id: str, host: str, document: Mapping[str, Any],
     tmp.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n",
                    encoding="utf-8")
     os.replace(tmp, target)
-    block = "\n".join(summary_lines(host, status, findings)) + "\n"
-    with open(folder / "summary.txt", "a", encoding="utf-8") as out:
-        fcntl.flock(out, fcntl.LOCK_EX)
-        try:
-            out.write(block)
-            out.flush()
-        finally:
-            fcntl.flock(out, fcntl.LOCK_UN)
+    append_locked(folder / "summary.txt", "\n".join(summary_lines(host, status, findings)) + "\n")
     return str(folder)
