@@ -1,6 +1,6 @@
 """Build the lab images without any registry: debootstrap -> docker import -> docker build.
 
-base -> web -> db: each built image is tagged with a hash of its whole build context and of
+base -> web -> db, and base -> apache: each built image is tagged with a hash of its whole build context and of
 the image it is built FROM, so an unchanged lab never rebuilds and a changed file always
 does (a changed web image rebuilds the db image too).
 """
@@ -21,14 +21,30 @@ from .apt_sources import debootstrap_mirror, image_sources
 LAB_DIR = Path(__file__).resolve().parent
 WEB_CONTEXT = LAB_DIR / "images" / "web"
 DB_CONTEXT = LAB_DIR / "images" / "db"
+APACHE_CONTEXT = LAB_DIR / "images" / "apache"
 APP_SOURCE = LAB_DIR / "app"
 
 BASE_IMAGE = "remediations-lab/base:bookworm"
 WEB_REPO = "remediations-lab/web"
 DB_REPO = "remediations-lab/db"
+APACHE_REPO = "remediations-lab/apache"
 # (source folder, prefix inside the build context) of each image.
 WEB_SOURCES = ((WEB_CONTEXT, ""), (APP_SOURCE, "app/"))
 DB_SOURCES = ((DB_CONTEXT, ""),)
+# The Apache host shares the app, the release overlays and the ssh/redis/sudo setup of the
+# web image (a source may be a single file).
+_WEB_ROOTFS = WEB_CONTEXT / "rootfs"
+APACHE_SOURCES = (
+    (APACHE_CONTEXT, ""),
+    (APP_SOURCE, "app/"),
+    (WEB_CONTEXT / "releases", "releases/"),
+    *((_WEB_ROOTFS / rel, f"rootfs/{rel}") for rel in (
+        "etc/ssh/sshd_config.d/lab.conf",
+        "etc/sudoers.d/deploy",
+        "etc/systemd/system/lab-ssh-hostkeys.service",
+        "etc/systemd/system/redis-server.service.d/lab.conf",
+    )),
+)
 _SKIP_NAMES = {"__pycache__", ".DS_Store"}
 # The legacy builder honours --network host on Docker 20.10; BuildKit would need buildx.
 _BUILD_ENV = {"DOCKER_BUILDKIT": "0"}
@@ -118,6 +134,9 @@ def _context_files(sources: Sources) -> dict[str, Path]:
     """Map each path inside the build context to its source file (image files + extras)."""
     files: dict[str, Path] = {}
     for src_root, prefix in sources:
+        if src_root.is_file():
+            files[prefix] = src_root
+            continue
         for dirpath, dirnames, filenames in os.walk(src_root):
             dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_NAMES)
             for name in filenames:
@@ -178,6 +197,11 @@ def build_db(web_tag: str, log: Log = quiet) -> str:
     return _build(DB_REPO, web_tag, DB_SOURCES, log, ["--build-arg", f"WEB_IMAGE={web_tag}"])
 
 
+def build_apache(base_id: str, log: Log = quiet) -> str:
+    """Build the Apache-host image FROM the base unless it is up to date; return its tag."""
+    return _build(APACHE_REPO, base_id, APACHE_SOURCES, log, [])
+
+
 def prune_web_images(keep: str, log: Log = quiet, repo: str = WEB_REPO) -> None:
     """Remove `repo` images of older content hashes that no container uses any more."""
     listed = run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo])
@@ -194,7 +218,8 @@ def build_images(log: Log = quiet) -> str:
     return build_web(build_base(log), log)
 
 
-def build_all(log: Log = quiet) -> tuple[str, str]:
-    """Ensure the base, web and db images exist; return the (web, db) tags to run."""
-    web = build_images(log)
-    return web, build_db(web, log)
+def build_all(log: Log = quiet) -> tuple[str, str, str]:
+    """Ensure the base, web, db and apache images exist; return the (web, db, apache) tags."""
+    base = build_base(log)
+    web = build_web(base, log)
+    return web, build_db(web, log), build_apache(base, log)

@@ -2,7 +2,8 @@
 
 A slot is an independent copy of the lab (own containers, ports shifted by 10 per slot,
 own generated inventory), so several test runs or benchmarks can share one engine.
-Host i of a slot listens on ssh 2200+i and http 8000+i (+10 per slot): web1, web2, db1.
+Host i of a slot listens on ssh 2200+i and http 8000+i (+10 per slot): web1, web2, db1,
+apache1.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 SLOT = int(os.environ.get("REMEDIATIONS_LAB_SLOT", "0") or 0)
 WEB = "web"
 DB = "db"
+APACHE = "apache"
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,8 @@ class LabHost:
     container: str
     ssh_port: int
     http_port: int
-    # web: nginx, php-fpm, redis, workers; db: all that plus PostgreSQL/PgBouncer/MariaDB.
+    # web: nginx, php-fpm, redis, workers; db: all that plus PostgreSQL/PgBouncer/MariaDB;
+    # apache: Apache + mod_php (no php-fpm), redis, cron, Horizon, the app a git work tree.
     role: str = WEB
 
     @property
@@ -47,13 +50,19 @@ def slot_db_hosts(slot: int) -> tuple[LabHost, ...]:
     return (_host(slot, "db1", 3, DB),)
 
 
+def slot_apache_hosts(slot: int) -> tuple[LabHost, ...]:
+    """The Forge-style Apache hosts of `slot`: apache1 takes the port index after db1."""
+    return (_host(slot, "apache1", 4, APACHE),)
+
+
 def slot_all_hosts(slot: int) -> tuple[LabHost, ...]:
-    return slot_hosts(slot) + slot_db_hosts(slot)
+    return slot_hosts(slot) + slot_db_hosts(slot) + slot_apache_hosts(slot)
 
 
 HOSTS: tuple[LabHost, ...] = slot_hosts(SLOT)
 DB_HOSTS: tuple[LabHost, ...] = slot_db_hosts(SLOT)
-ALL_HOSTS: tuple[LabHost, ...] = HOSTS + DB_HOSTS
+APACHE_HOSTS: tuple[LabHost, ...] = slot_apache_hosts(SLOT)
+ALL_HOSTS: tuple[LabHost, ...] = HOSTS + DB_HOSTS + APACHE_HOSTS
 
 
 def slot_inventory(text: str, slot: int, ssh_dir: str) -> str:

@@ -10,7 +10,9 @@ those whose image or settings are outdated, and returns only once every host ser
     'http://127.0.0.1:8001/up'
 
 ``HOSTS`` are the web hosts (web1, web2), ``DB_HOSTS`` the database host (db1, built FROM
-the web image plus PostgreSQL, PgBouncer and MariaDB), ``ALL_HOSTS`` both.
+the web image plus PostgreSQL, PgBouncer and MariaDB), ``APACHE_HOSTS`` the Forge-style host
+(apache1: Apache + mod_php, cron, Horizon, a git work tree; built FROM the base), and
+``ALL_HOSTS`` all of them.
 """
 
 from __future__ import annotations
@@ -22,12 +24,24 @@ from typing import Any
 
 from . import readiness
 from ._run import REPO_ROOT, STATE_DIR, LabError, Log, container_spec, quiet, run
-from .build import DB_REPO, build_all, build_images, image_id, prune_web_images
+from .build import APACHE_REPO, DB_REPO, build_all, build_images, image_id, prune_web_images
 from .engine import engine_answers, ensure_engine
-from .hosts import ALL_HOSTS, DB, DB_HOSTS, HOSTS, SLOT, LabHost, slot_hosts, slot_inventory
+from .hosts import (
+    ALL_HOSTS,
+    APACHE,
+    APACHE_HOSTS,
+    DB,
+    DB_HOSTS,
+    HOSTS,
+    SLOT,
+    LabHost,
+    slot_hosts,
+    slot_inventory,
+)
 
 __all__ = [
     "ALL_HOSTS",
+    "APACHE_HOSTS",
     "DB_HOSTS",
     "HOSTS",
     "SLOT",
@@ -85,6 +99,8 @@ class LabInfo:
     hosts: tuple[LabHost, ...]
     # The db hosts' image; `image` is the web hosts'.
     db_image: str = field(default="")
+    # The Apache hosts' image.
+    apache_image: str = field(default="")
 
     def host(self, name: str) -> LabHost:
         for host in self.hosts:
@@ -192,7 +208,8 @@ def _ensure_container(host: LabHost, image: str, key: Path, log: Log, *, fresh: 
 def _wait_ready(host: LabHost, key: Path, log: Log) -> None:
     readiness.wait_systemd(host.container, log)
     is_db = host.role == DB
-    readiness.check_services(host.container, readiness.DB_SERVICES if is_db else readiness.SERVICES)
+    services = {DB: readiness.DB_SERVICES, APACHE: readiness.APACHE_SERVICES}
+    readiness.check_services(host.container, services.get(host.role, readiness.SERVICES))
     if is_db:
         readiness.check_databases(host.container)
     version = readiness.wait_http(host.health_url)
@@ -207,20 +224,22 @@ def up(log: Log = quiet, *, fresh: bool = False) -> LabInfo:
     such as a switched release or maintenance mode, is gone); images are still cached.
     """
     ensure_engine(log)
-    image, db_image = build_all(log)
+    image, db_image, apache_image = build_all(log)
     key = _ensure_ssh_key(log)
     if SLOT:
         _write_slot_inventory()
     _ensure_network(log)
     # Create/start every host first so they boot in parallel, then wait for each.
+    images = {DB: db_image, APACHE: apache_image}
     for host in ALL_HOSTS:
-        _ensure_container(host, db_image if host.role == DB else image, key, log, fresh=fresh)
+        _ensure_container(host, images.get(host.role, image), key, log, fresh=fresh)
     for host in ALL_HOSTS:
         _wait_ready(host, key, log)
     prune_web_images(image, log)
     prune_web_images(db_image, log, repo=DB_REPO)
+    prune_web_images(apache_image, log, repo=APACHE_REPO)
     return LabInfo(image=image, network=NETWORK, ssh_key=key, inventory=INVENTORY,
-                   hosts=ALL_HOSTS, db_image=db_image)
+                   hosts=ALL_HOSTS, db_image=db_image, apache_image=apache_image)
 
 
 def down(log: Log = quiet) -> None:

@@ -19,6 +19,8 @@ SERVICES = ("nginx", "php8.2-fpm", "redis-server", "supervisor", "ssh")
 # postgresql.service is only an umbrella (active even with no cluster up): the cluster's
 # own unit says whether PostgreSQL runs.
 DB_SERVICES = (*SERVICES, "postgresql@15-main", "pgbouncer", "mariadb")
+# The Apache host: mod_php inside apache2 (no php-fpm), cron runs the scheduler.
+APACHE_SERVICES = ("apache2", "redis-server", "supervisor", "cron", "ssh")
 # (what, command run in the container): each database server answers, and the first-boot
 # unit made the roles and migrated (its stamp; on later boots the unit is skipped).
 DB_PROBES = (

@@ -33,7 +33,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 @task(help={"fresh": "recreate the hosts from the image, dropping state left by earlier runs"})
 def up(c: Context, fresh: bool = False) -> None:
-    """Start the lab (installs and starts Docker, builds images, boots web1, web2, db1)."""
+    """Start the lab (installs and starts Docker, builds images, boots web1, web2, db1, apache1)."""
     from . import manage  # imported by the task, not by `invoke --list`
 
     try:

@@ -24,6 +24,8 @@ WEB_HOSTS = {h.name: h.container for h in _lab.HOSTS}
 LAB_HOSTS = {h.name: h for h in _lab.HOSTS}
 # The database host (db1: PostgreSQL 15 + PgBouncer, MariaDB, and the web stack too).
 DB_HOSTS = {h.name: h.container for h in _lab.DB_HOSTS}
+# The Forge-style host (apache1: Apache + mod_php, no php-fpm; cron; Horizon; git work tree).
+APACHE_HOSTS = {h.name: h.container for h in _lab.APACHE_HOSTS}
 ALL_LAB_HOSTS = {h.name: h for h in _lab.ALL_HOSTS}
 
 
@@ -94,3 +96,14 @@ def main_pid(name: str, unit: str) -> int:
 @pytest.fixture
 def web_hosts(lab: Any) -> Iterator[dict[str, Any]]:
     yield {name: infra_host(name) for name in WEB_HOSTS}
+
+
+@pytest.fixture
+def apache_hosts(lab: Any) -> dict[str, Any]:
+    return {name: infra_host(name) for name in APACHE_HOSTS}
+
+
+@pytest.fixture
+def apache(lab: Any) -> Any:
+    """apache1 as a testinfra host (the lab brought up first)."""
+    return infra_host("apache1")
