@@ -396,53 +396,55 @@ def parse_units(units: Sequence[str], text: str) -> dict[str, UnitState]:
 
 def pick_php_fpm_unit(list_unit_files: str) -> str | None:
     """The highest versioned `phpX.Y-fpm.service` listed, else plain `php-fpm.service`."""
-    found: list[tuple[tuple[int, ...], str]] = []
-    for line in list_unit_files.splitlines():
-        name = line.split()[0] if line.split() else ""
-        versioned = re.fullmatch(r"php(\d+(?:\.\d+)*)-fpm\.service", name)
-        if versioned:
-            found.append((tuple(int(n) for n in versioned.group(1).split(".")), name))
-        elif name == "php-fpm.service":
-            found.append(((), name))
-    return max(found)[1] if found else None
+    from remediations.host.units import parse_units as parse_unit_files
+
+    return parse_unit_files(list_unit_files).php_fpm
 
 
 def php_fpm_unit(t: Target) -> str:
     """The host's php-fpm unit: inventory `php_fpm_service`, else the highest version installed.
 
-    Falls back to `php-fpm.service` when none is installed, so acting on it fails clearly.
+    `ServiceNotInstalled` (naming `php_fpm_service`) when the host has none: call it only
+    where php-fpm is needed; `host_units(t).php_fpm` is None on a mod_php host.
     Example: `service_running(target, php_fpm_unit(target), restart=True)`.
     """
+    from remediations.host.units import required
+
     configured = t.var("php_fpm_service")
     if configured:
         return validate.unit_name(str(configured))
-    res = t.conn.run(["systemctl", "list-unit-files", "--no-legend", "--no-pager",
-                      "php*-fpm.service"], check=False)
-    return pick_php_fpm_unit(res.stdout) or "php-fpm.service"
+    return required(t, "php_fpm")
 
 
-_DEFAULT_UNITS = ("nginx", "redis-server", "supervisor")
 _OPTIONAL_UNITS = ("mysql", "mariadb", "postgresql")
 
 
 def services_status(t: Target, units: Sequence[str] | None = None) -> Result:
     """A fact: the state of several units, read in one `systemctl show`.
 
-    `ok` when every unit is active, `failed` naming the others. Without `units`: nginx,
-    php-fpm, redis-server, supervisor and, when installed, mysql, mariadb, postgresql
-    (absent ones are reported as `not-found` without failing). Data:
+    `ok` when every unit is active, `failed` naming the others. Without `units`: the
+    stack `host_units` discovers (one `systemctl list-unit-files` before) (web server, php-fpm, redis, supervisor, each where
+    installed: no php-fpm on a mod_php host is not a failure) and mysql, mariadb,
+    postgresql (absent ones are reported as `not-found` without failing). Data:
     `{"units": {"nginx.service": {"active", "sub", "main_pid", "since", "load"}}}`.
     Example: `services_status(target, ["nginx", "php8.2-fpm"])`.
     """
+    from remediations.host.units import host_units
+
     if units is not None:
         wanted = list(dict.fromkeys(validate.unit_name(u) for u in units))
         if not wanted:
             raise InvalidInput("services_status needs at least one unit")
         optional: set[str] = set()
     else:
-        wanted = [validate.unit_name(u) for u in (*_DEFAULT_UNITS, *_OPTIONAL_UNITS)]
-        wanted.insert(1, php_fpm_unit(t))
-        optional = {validate.unit_name(u) for u in _OPTIONAL_UNITS}
+        found = host_units(t)
+        maybe = [validate.unit_name(u) for u in _OPTIONAL_UNITS]
+        optional = set(maybe) - set(found.databases)
+        wanted = list(dict.fromkeys([*found.stack(), *found.databases, *maybe]))
+        if not found.stack():
+            return t.result("services_status", Status.FAILED,
+                            "systemctl list-unit-files lists no web server, php-fpm, redis or "
+                            "supervisor unit: name the units to show (--services)")
     states = parse_units(wanted, _show(t.conn, wanted))
     data = {u: {"active": s.active_state if s.exists else "not-found", "sub": s.sub_state,
                 "main_pid": s.main_pid, "load": s.load_state or "not-found",

@@ -23,6 +23,7 @@ from remediations.host.systemd import (
     service_stopped,
     services_status,
 )
+from remediations.host.units import ServiceNotInstalled
 from remediations.run.markers import mark_step
 from remediations.run.target import RunContext, Target
 
@@ -242,13 +243,16 @@ def test_default_status_reports_absent_databases_as_not_found_without_failing() 
     text = "\n".join([show(u) for u in present] + [
         f"Id={u}\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\n"
         for u in ("mysql.service", "mariadb.service", "postgresql.service")])
-    conn = RecordingConnection("web1").on(r"^systemctl show", stdout=text)
-    res = services_status(target(conn, php_fpm_service="php8.2-fpm"))
+    listing = "".join(f"{u} enabled enabled\n" for u in present)
+    conn = RecordingConnection("web1").on(r"^systemctl show", stdout=text).on(
+        r"^systemctl list-unit-files", stdout=listing)
+    res = services_status(target(conn))
     assert res.status is Status.OK, res.message
     assert list(res.data["units"]) == [*present, "mysql.service", "mariadb.service",
                                        "postgresql.service"]
     assert res.data["units"]["mysql.service"]["active"] == "not-found"
-    assert len(conn.commands) == 1
+    assert [c[:2] for c in conn.commands] == [("systemctl", "list-unit-files"),
+                                              ("systemctl", "show")]
 
 
 def test_status_of_an_explicit_missing_unit_fails() -> None:
@@ -284,7 +288,8 @@ def test_php_fpm_unit_prefers_the_inventory_then_asks_the_host() -> None:
     conn.on(r"^systemctl list-unit-files", stdout="php8.2-fpm.service enabled enabled\n")
     assert php_fpm_unit(target(conn)) == "php8.2-fpm.service"
     assert conn.commands[0][:2] == ("systemctl", "list-unit-files")
-    assert php_fpm_unit(target(RecordingConnection())) == "php-fpm.service"
+    with pytest.raises(ServiceNotInstalled, match="set php_fpm_service"):
+        php_fpm_unit(target(RecordingConnection()))  # none installed: no made-up name
 
 
 def test_reload_of_a_unit_that_cannot_reload_fails_before_acting() -> None:
