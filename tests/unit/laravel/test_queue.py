@@ -33,6 +33,9 @@ def target(conn: RecordingConnection, *, check: bool = False, **hostvars: object
 
     base: dict[str, object] = {"redis_password": PW, "app_path": "/srv/app/current",
                                "app_user": "www-data", "ansible_user": "root"}
+    # the runtime probe (remediations.laravel.runtime): php-fpm + nginx, no Horizon
+    conn.on(r"(?s)^sh -c .*list-unit-files", stdout="systemd\tyes\nunit\tphp8.2-fpm.service\t"
+            "enabled\nunit\tnginx.service\tenabled\n")
     return Target(host("web1", **{**base, **hostvars}), conn,
                   RunContext("r1", datetime(2026, 11, 23, tzinfo=UTC), check=check))
 
