@@ -22,9 +22,10 @@ from remediations.cli.options import (
 
 def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
              auto_revert: bool = True) -> None:
-    """Roll the selected targets (systemd releases, compose services, Deployments) back to --release.
+    """Roll the selected targets (symlink or git hosts, compose, Deployments) back to --release.
 
-    Every target is read first: if one lacks the release, nothing is touched anywhere.
+    Every target is read first: if one lacks the release (or is a git work tree with local
+    changes), nothing is touched anywhere.
     Each target is verified by its health check after the switch; with --serial the
     first batch that fails stops the rollback and is put back where it was.
     """
@@ -63,8 +64,10 @@ def rollback(c: Any, opts: Common, release: str = "", maintenance: bool = False,
 
 def register(ns: Collection) -> None:
     ns.add_task(make_task(rollback, name="rollback", params=(
-        ("release", "", "the release to go back to, e.g. v1.2.2 (a releases/ dir, an image tag)"),
-        ("maintenance", False, "systemd hosts: maintenance mode (artisan down/up) around the switch"),
+        ("release", "", "the release to go back to, e.g. v1.2.2 (a releases/ dir, a git tag "
+                        "or commit, an image tag)"),
+        ("maintenance", False, "symlink and git hosts: maintenance mode (artisan down/up) "
+                               "around the switch"),
         ("auto_revert", True, "put a batch that fails verification back on its release "
                               "(--no-auto-revert leaves it)"),
     )))

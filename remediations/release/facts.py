@@ -5,6 +5,10 @@ Layout: `<root>/releases/<tag>/` (each with its `artisan`), `<root>/current -> r
 parent of an `app_path` that ends in `/current`. A release is a folder of `releases/` with
 an `artisan` file. `remediations.release.symlink` switches between them.
 
+A host of release kind `git` (`release_kind: git`, an in-place work tree) has no releases
+folder: `release_facts` and `release_history` read its work tree and `.git` instead (see
+`remediations.release.git_facts`), so both work on either kind.
+
 Marks and history, written by `release_current`: `releases/<tag>/.remediations-bad` holds
 one JSON object (by, at, run_id, reason, replaced_by) when a switch left that release;
 `<root>/.remediations-releases.jsonl` has one JSON line per switch.
@@ -14,9 +18,8 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from remediations.core.errors import InvalidInput
@@ -26,6 +29,9 @@ from remediations.host.disk import absolute_path
 from remediations.host.files import read_text
 from remediations.host.systemd import UnitState, parse_unit_state, show_argv
 from remediations.laravel import php
+from remediations.release.listing import ReleaseFacts as ReleaseFacts  # re-exported
+from remediations.release.listing import describe_bad as describe_bad
+from remediations.release.listing import version_key as version_key
 from remediations.run import markers
 from remediations.run.target import RunContext, Target
 
@@ -37,20 +43,6 @@ _INSPECT = script("release-inspect.sh")
 
 
 @dataclass(frozen=True, slots=True)
-class ReleaseFacts:
-    """The releases of one host: where they live, which is current, which are marked bad."""
-
-    root: str                      # "/srv/app"
-    current: str | None            # "v1.2.3" (None when `current` is missing or not a release)
-    available: tuple[str, ...]     # releases present, version-sorted
-    bad: Mapping[str, str] = field(default_factory=dict)  # release -> "marked bad by ..."
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "current": self.current, "available": list(self.available),
-                "bad": dict(self.bad)}
-
-
-@dataclass(frozen=True, slots=True)
 class Inspection:
     """`ReleaseFacts` plus what a switch needs: the link, its owner, this run's markers."""
 
@@ -59,23 +51,6 @@ class Inspection:
     owner: str                           # user:group the new link gets ("" = leave it)
     markers: Mapping[str, str]           # marker file name -> its first line, this run
     unit: UnitState | None = None
-
-
-def version_key(tag: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key: numbers compare as numbers (`v1.2.10` after `v1.2.9`)."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", tag) if p)
-
-
-def describe_bad(text: str) -> str:
-    """A bad mark (one JSON object) as a sentence."""
-    try:
-        mark = json.loads(text)
-    except ValueError:
-        return f"marked bad: {text.strip()}"
-    if not isinstance(mark, dict):
-        return f"marked bad: {text.strip()}"
-    return (f"marked bad by {mark.get('by', '?')} at {mark.get('at', '?')} "
-            f"(run {mark.get('run_id', '?')}): {mark.get('reason', '')}")
 
 
 def _release_of(link: str, root: str, available: Sequence[str]) -> str | None:
@@ -154,11 +129,22 @@ def releases_root(t: Target) -> str:
     return root
 
 
+def _is_git(t: Target) -> bool:
+    from remediations.release.git_facts import is_git_host
+
+    return is_git_host(t.host)
+
+
 def release_facts(t: Target) -> ReleaseFacts:
     """A fact: the releases on `t`, the current one and the bad marks (one read-only command).
 
-    Example: `release_facts(t).current == "v1.2.3"`.
+    On a `git` host: the work tree's path, the tag at HEAD (else its commit), the newest
+    tags and the bad marks. Example: `release_facts(t).current == "v1.2.3"`.
     """
+    if _is_git(t):
+        from remediations.release.git_facts import git_facts
+
+        return git_facts(t, "HEAD").facts()
     return inspect(t, releases_root(t)).facts
 
 
@@ -167,7 +153,13 @@ def release_history(t: Target) -> list[dict[str, Any]]:
 
     Example: `release_history(t)[-1]["to"] == "v1.2.2"`.
     """
-    text = read_text(t.conn, f"{releases_root(t)}/{HISTORY_FILE}") or ""
+    if _is_git(t):
+        from remediations.release.git_facts import git_app, history_file
+
+        path = history_file(git_app(t))
+    else:
+        path = f"{releases_root(t)}/{HISTORY_FILE}"
+    text = read_text(t.conn, path) or ""
     entries: list[dict[str, Any]] = []
     for line in filter(None, (raw.strip() for raw in text.splitlines())):
         try:

@@ -1,14 +1,17 @@
-"""A rollback's three kinds of target: which kind a host is, what release it runs, how it moves.
+"""A rollback's kinds of target: which kind a host is, what release it runs, how it moves.
 
 - `systemd`: Envoyer/Deployer releases on the host (`releases/<tag>`, `current`), see
   `remediations.release.symlink`;
+- `git`: the app deployed in place as a git work tree (Forge's way), checked out at the
+  release's tag or commit, see `remediations.release.git`;
 - `compose`: a compose project whose app services take their image tag from a variable
   (`APP_TAG`), see `compose_service_at_tag`;
 - `kubernetes`: a Deployment, rolled back to the revision running the tag, see
   `deployment_at_release`.
 
-A host is `kubernetes` when its connection is, `compose` when the inventory gives it a
-`compose_project_dir`, else `systemd`.
+A host is `kubernetes` when its connection is, `git` when the inventory says `release_kind:
+git`, `compose` when it gives a `compose_project_dir`, else `systemd` (`release_kind:
+symlink` says so explicitly). Decided from the inventory alone, without contacting the host.
 """
 
 from __future__ import annotations
@@ -30,10 +33,22 @@ __all__ = ["ReleaseState", "at_release", "compose_at_release", "import_clients",
            "release_state", "target_kind"]
 
 
+RELEASE_KINDS = {"git": "git", "symlink": "systemd"}
+
+
 def target_kind(host: Host) -> str:
-    """`kubernetes`, `compose` or `systemd`: how a rollback moves this host to a release."""
+    """`kubernetes`, `git`, `compose` or `systemd`: how a rollback moves this host to a release.
+
+    Raises `InvalidInput` for a `release_kind` other than `git` or `symlink`.
+    """
     if host.connection == "kubernetes":
         return "kubernetes"
+    declared = host.vars.get("release_kind")
+    if declared not in (None, ""):
+        if declared not in RELEASE_KINDS:
+            raise InvalidInput(f"{host.name}: release_kind must be one of "
+                               f"{', '.join(sorted(RELEASE_KINDS))}, got {declared!r}")
+        return RELEASE_KINDS[str(declared)]
     if host.vars.get("compose_project_dir"):
         return "compose"
     return "systemd"
@@ -50,7 +65,8 @@ def import_clients(hosts: Iterable[Host]) -> None:
     kinds = {target_kind(h) for h in hosts}
     for kind, modules in (("compose", ("docker", "remediations.docker.compose")),
                           ("kubernetes", ("kubernetes.client", "remediations.kubernetes.deployments")),
-                          ("systemd", ("remediations.release.symlink",))):
+                          ("systemd", ("remediations.release.symlink",)),
+                          ("git", ("remediations.release.git",))):
         if kind in kinds:
             for module in modules:
                 importlib.import_module(module)
@@ -58,7 +74,11 @@ def import_clients(hosts: Iterable[Host]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseState:
-    """One target before a rollback: its kind, the release it runs, and whether it has `release`."""
+    """One target before a rollback: its kind, the release it runs, and whether it has `release`.
+
+    `blocked`: why the target refuses to move although it has the release (a git work tree
+    with local changes); "" when it may move.
+    """
 
     host: str
     kind: str
@@ -67,11 +87,13 @@ class ReleaseState:
     available: tuple[str, ...]
     has_release: bool
     detail: str = ""
+    blocked: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"host": self.host, "kind": self.kind, "release": self.release,
                 "current": self.current, "available": list(self.available),
-                "has_release": self.has_release, "detail": self.detail}
+                "has_release": self.has_release, "detail": self.detail,
+                "blocked": self.blocked}
 
 
 def release_state(t: Target, release: str) -> ReleaseState:
@@ -82,6 +104,8 @@ def release_state(t: Target, release: str) -> ReleaseState:
         return _kube_state(t, release)
     if kind == "compose":
         return _compose_state(t, release)
+    if kind == "git":
+        return _git_state(t, release)
     from remediations.release.symlink import release_facts
 
     facts = release_facts(t)
@@ -106,10 +130,32 @@ def at_release(t: Target, release: str, *, maintenance: bool = False, reason: st
         return deployment_at_release(t, release, timeout=timeout)
     if kind == "compose":
         return compose_at_release(t, release, timeout=timeout)
+    if kind == "git":
+        from remediations.release.git import git_at_release
+
+        return git_at_release(t, release, maintenance=maintenance, reason=reason,
+                              health_timeout=_health_wait(timeout))
     from remediations.release.symlink import release_current
 
     return release_current(t, release, maintenance=maintenance, reason=reason,
-                           health_timeout=min(timeout, 120.0))
+                           health_timeout=_health_wait(timeout))
+
+
+def _health_wait(timeout: float) -> float:
+    """How long a switched host's health check may poll: half the host's time (the switch
+    and the reads after the wait need the rest), at most two minutes."""
+    return min(timeout / 2, 120.0)
+
+
+# -- git ------------------------------------------------------------------------------------
+
+def _git_state(t: Target, release: Release) -> ReleaseState:
+    from remediations.release.git_facts import git_facts
+
+    facts = git_facts(t, release)
+    why = facts.why_not()
+    return ReleaseState(t.name, "git", release, facts.current, facts.tags, not why, why,
+                        "" if why else facts.refusal())
 
 
 # -- kubernetes -------------------------------------------------------------------------------

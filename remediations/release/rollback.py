@@ -1,4 +1,4 @@
-"""Roll every selected target back to one release: systemd hosts, compose hosts, Deployments.
+"""Roll every selected target back to one release: symlink and git hosts, compose hosts, Deployments.
 
     from remediations import load_inventory, rollback
     report = rollback(load_inventory("inventories/production.yml"), "v1.2.2", limit="web",
@@ -10,8 +10,9 @@
 What it guarantees, in order:
 1. **Nothing is touched when the release is missing anywhere.** Every target is read
    first (read-only, in parallel); a target that lacks the release, or cannot be read,
-   raises `ReleaseMissing` naming each of them. Unreachable targets are reported and
-   left out; the others go on.
+   raises `ReleaseMissing` naming each of them; a target that has it but refuses to move
+   (a git work tree with local changes to tracked files) raises `ReleaseRefused`.
+   Unreachable targets are reported and left out; the others go on.
 2. **Batches stop at the first failure.** With `serial`, hosts go in batches (as
    Ansible's `serial`); the first batch where a target fails (its switch, a hook, or the
    health check after it) ends the rollback: later batches are not run.
@@ -47,7 +48,8 @@ from remediations.run.target import RunContext, Target
 if TYPE_CHECKING:
     from remediations.inventory import Host, Inventory
 
-__all__ = ["ReleaseMissing", "RollbackInterrupted", "rollback", "rollback_hosts"]
+__all__ = ["ReleaseMissing", "ReleaseRefused", "RollbackInterrupted", "rollback",
+           "rollback_hosts"]
 
 NAME = "rollback"
 _PREFLIGHT_TIMEOUT = 120.0
@@ -69,6 +71,17 @@ class ReleaseMissing(InvalidInput):
         self.missing = dict(missing)
         lines = "\n".join(f"  {host}: {why}" for host, why in self.missing.items())
         super().__init__(f"release {release} is missing on {len(self.missing)} target(s); "
+                         f"nothing was changed:\n{lines}")
+
+
+class ReleaseRefused(InvalidInput):
+    """Some targets have the release but refuse to move to it; nothing was changed anywhere."""
+
+    def __init__(self, release: str, refused: Mapping[str, str]) -> None:
+        self.release = release
+        self.refused = dict(refused)
+        lines = "\n".join(f"  {host}: {why}" for host, why in self.refused.items())
+        super().__init__(f"{len(self.refused)} target(s) refuse to move to release {release}; "
                          f"nothing was changed:\n{lines}")
 
 
@@ -172,7 +185,7 @@ def run_fn(fn: Callable[[Target], Result], hosts: Sequence[Host], ctx: RunContex
 def _preflight(hosts: Sequence[Host], release: Release, ctx: RunContext, forks: int,
                connect: Connect, interrupt: Interrupt
                ) -> tuple[dict[str, ReleaseState], list[Result]]:
-    """Read every target; raise `ReleaseMissing` before anything is touched."""
+    """Read every target; raise `ReleaseMissing` / `ReleaseRefused` before anything is touched."""
 
     found: dict[str, ReleaseState] = {}
 
@@ -188,6 +201,7 @@ def _preflight(hosts: Sequence[Host], release: Release, ctx: RunContext, forks: 
         raise RollbackInterrupted(interrupt.signal)
     states: dict[str, ReleaseState] = {}
     missing: dict[str, str] = {}
+    refused: dict[str, str] = {}
     unreachable: list[Result] = []
     for r in report:
         if r.status is Status.UNREACHABLE:
@@ -199,8 +213,13 @@ def _preflight(hosts: Sequence[Host], release: Release, ctx: RunContext, forks: 
             states[r.host] = found[r.host]
             if not found[r.host].has_release:
                 missing[r.host] = f"{found[r.host].kind}: {found[r.host].detail}"
+            elif found[r.host].blocked:
+                refused[r.host] = f"{found[r.host].kind}: {found[r.host].blocked}"
     if missing:
-        raise ReleaseMissing(release, missing)
+        raise ReleaseMissing(release, {**missing, **{h: f"refused: {why}"
+                                                     for h, why in refused.items()}})
+    if refused:
+        raise ReleaseRefused(release, refused)
     return states, unreachable
 
 

@@ -2,7 +2,11 @@
 
 `release_current` switches `<root>/current` atomically (a new link renamed over the old one
 with `mv -T`, so there is never a moment without `current`), rebuilds the new release's
-caches, reloads php-fpm (its opcache), sends `queue:restart`, and records the switch: the
+caches, runs the runtime's hooks (`remediations.laravel.runtime.switch_hooks`: php-fpm
+reloaded where it is installed, Apache where mod_php serves PHP, `octane:reload` where
+Octane runs, `horizon:terminate` where Horizon runs else `queue:restart`, then the
+inventory's `release_hooks`; each is a named action that fails the switch when it cannot
+run, none is skipped), and records the switch: the
 release it came from is marked bad (`releases/<from>/.remediations-bad`), the release
 switched to loses its mark (a release chosen again is trusted again; the history keeps
 both), and one JSON line is appended to `<root>/.remediations-releases.jsonl`.
@@ -16,8 +20,6 @@ from __future__ import annotations
 
 import functools
 import json
-import posixpath
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,13 +28,19 @@ from typing import Any
 
 from remediations.connections.base import sh
 from remediations.core import validate
-from remediations.core.errors import InvalidInput
+from remediations.core.errors import InvalidInput, RemediationError
 from remediations.core.result import Diff, Result, Status, Step
 from remediations.core.scripts import script
 from remediations.core.values import Release
-from remediations.host.files import read_text
 from remediations.host.health import version_served
 from remediations.laravel import php
+from remediations.laravel.runtime import (
+    QUEUE_RESTART,
+    Runtime,
+    app_runtime,
+    release_hooks,
+    switch_hooks,
+)
 from remediations.release.facts import (
     BAD_FILE,
     HISTORY_FILE,
@@ -43,6 +51,17 @@ from remediations.release.facts import (
     release_history,
     releases_root,
 )
+from remediations.release.switching import (
+    CACHE_HOOKS,
+    action_line,
+    action_script,
+    checked_reason,
+    failure_report,
+    hooks_table,
+    marker_key,
+    marker_name,
+    readable,
+)
 from remediations.run import markers
 from remediations.run.contract import Verification, apply
 from remediations.run.target import RunContext, Target
@@ -51,13 +70,9 @@ __all__ = ["ReleaseFacts", "release_current", "release_facts", "release_history"
            "releases_root"]
 
 DOWN, SWITCH, UP, RECORD = "down", "switch", "up", "record"
-RELOAD, QUEUE = "php-fpm:reload", "queue:restart"
-CACHE_HOOKS = ("config:cache", "route:cache", "view:cache")
-_REASON_MAX = 500
+RELOAD, QUEUE = "php-fpm:reload", QUEUE_RESTART
+DEFAULT_HOOKS = (RELOAD, QUEUE)  # a php-fpm host without Horizon or Octane
 
-# Runs one named action of a script: its output on stdout; when it fails, its output on
-# stderr and in the run's failure file ($F, first line the action), then the script stops.
-_HOOK = script("release-hook.sh")
 _RECORD = script("release-record.sh")
 
 
@@ -77,19 +92,10 @@ class Plan:
         return bool(self.todo) and not self.fresh
 
 
-def actions(maintenance: bool) -> tuple[str, ...]:
-    """Every action of a switch, in order."""
+def actions(maintenance: bool, hooks: Sequence[str] = DEFAULT_HOOKS) -> tuple[str, ...]:
+    """Every action of a switch, in order; `hooks`: the runtime's hook names."""
     down, up = ((DOWN,), (UP,)) if maintenance else ((), ())
-    return (*down, SWITCH, *CACHE_HOOKS, RELOAD, QUEUE, *up, RECORD)
-
-
-def _key(release: str, action: str) -> str:
-    return f"release-{release}-{action.replace(':', '-')}"
-
-
-def marker_name(run: RunContext, release: str, action: str) -> str:
-    """The file name of `action`'s marker for `release` in this run."""
-    return posixpath.basename(markers.path(run, _key(release, action)))
+    return (*down, SWITCH, *CACHE_HOOKS, *hooks, *up, RECORD)
 
 
 def left_down(ins: Inspection, run: RunContext, release: str | None) -> bool:
@@ -99,17 +105,17 @@ def left_down(ins: Inspection, run: RunContext, release: str | None) -> bool:
 
 
 def plan_release(ins: Inspection, release: Release, run: RunContext, *,
-                 maintenance: bool) -> Plan:
+                 maintenance: bool, hooks: Sequence[str] = DEFAULT_HOOKS) -> Plan:
     """Decide: a fresh switch, the rest of one this run began, or nothing (already there)."""
     if ins.facts.current != release:
         # An app this run left in maintenance (a switch that failed halfway) is brought up.
-        names = actions(maintenance or left_down(ins, run, ins.facts.current))
+        names = actions(maintenance or left_down(ins, run, ins.facts.current), hooks)
         return Plan(release, ins.facts.current, names, names)
-    seen = {a: ins.markers.get(marker_name(run, release, a)) for a in actions(True)}
+    seen = {a: ins.markers.get(marker_name(run, release, a)) for a in actions(True, hooks)}
     if seen[SWITCH] is None:
-        return Plan(release, release, actions(maintenance), (), fresh=False)
+        return Plan(release, release, actions(maintenance, hooks), (), fresh=False)
     # Maintenance follows what the first attempt did: an app it took down is brought up.
-    names = actions(seen[DOWN] is not None)
+    names = actions(seen[DOWN] is not None, hooks)
     done = tuple(a for a in names if seen[a] is not None)
     return Plan(release, seen[SWITCH] or None, names, tuple(a for a in names if a not in done),
                 done, fresh=False)
@@ -120,52 +126,48 @@ def artisan_in(t: Target, root: str, release: str, *args: str) -> list[str]:
     return php.as_app_user(t, ["php", f"{root}/releases/{release}/artisan", *args])
 
 
-def _hook_argvs(t: Target, root: str, plan: Plan, unit: str) -> dict[str, list[str]]:
+def _hook_argvs(t: Target, root: str, plan: Plan, unit: str | None,
+                hooks: Sequence[tuple[str, list[str]]] | None) -> dict[str, list[str]]:
     artisan = functools.partial(artisan_in, t, root)
     new = plan.release
     argvs = {h: artisan(new, h) for h in CACHE_HOOKS}
-    argvs.update({DOWN: artisan(plan.from_release or new, "down"), UP: artisan(new, "up"),
-                  RELOAD: ["systemctl", "reload", unit], QUEUE: artisan(new, QUEUE)})
+    argvs.update({DOWN: artisan(plan.from_release or new, "down"), UP: artisan(new, "up")})
+    if hooks is None:  # the hooks of a php-fpm host without Horizon or Octane
+        hooks = [(QUEUE, artisan(new, QUEUE))]
+        if unit:
+            hooks.insert(0, (RELOAD, ["systemctl", "reload", unit]))
+    argvs.update(hooks)
     return argvs
 
 
-def _script(t: Target, lines: Sequence[str], *, clear: str = "") -> list[str]:
-    """`sh -c` running `lines` after `h` is defined; `clear`: the marker prefix to remove."""
-    fail = markers.path(t.run, "release-failed")
-    run_dir = posixpath.dirname(fail)
-    rm = f"rm -f -- {shlex.quote(fail)}"
-    if clear:  # the markers of an earlier switch to this release in this run, undone since
-        rm += f" {shlex.quote(markers.path(t.run, clear + '_')[:-1])}*"
-    head = [f"set -e; F={shlex.quote(fail)}", _HOOK, f"mkdir -p {shlex.quote(run_dir)}", rm]
-    return ["sh", "-c", "; ".join([*head, *lines])]
+def plan_steps(t: Target, root: str, plan: Plan, *, owner: str, unit: str | None, reason: str,
+               when: datetime, hook_argvs: Sequence[tuple[str, list[str]]] | None = None
+               ) -> tuple[list[Step], dict[str, Any]]:
+    """The exact commands of `plan`, and the history entry the record step appends.
 
-
-def _line(t: Target, release: str, action: str, argv: Sequence[str], content: str = "") -> str:
-    mark = shlex.quote(markers.path(t.run, _key(release, action)))
-    record = f'printf "%s\\n" {shlex.quote(content)} > {mark}' if content else f": > {mark}"
-    return f"{shlex.join(['h', action, *argv])}; {record}"
-
-
-def plan_steps(t: Target, root: str, plan: Plan, *, owner: str, unit: str, reason: str,
-               when: datetime) -> tuple[list[Step], dict[str, Any]]:
-    """The exact commands of `plan`, and the history entry the record step appends."""
-    argvs = _hook_argvs(t, root, plan, unit)
+    `hook_argvs`: the runtime's (name, argv) (`switch_hooks`); None: php-fpm `unit`
+    reloaded and queue:restart.
+    """
+    argvs = _hook_argvs(t, root, plan, unit, hook_argvs)
+    missing = [a for a in plan.todo if a not in argvs and a not in (SWITCH, RECORD)]
+    if missing:  # a hook of the plan the runtime has no command for: never skipped silently
+        raise InvalidInput(f"{t.name}: no command for the switch's hook(s) {', '.join(missing)}")
     new, old = plan.release, plan.from_release
     steps: list[Step] = []
     if SWITCH in plan.todo:
         tmp = f"{root}/.current.{t.run.run_id}"
-        lines = [_line(t, new, DOWN, argvs[DOWN])] if DOWN in plan.todo else []
+        lines = [action_line(t, new, DOWN, argvs[DOWN])] if DOWN in plan.todo else []
         lines.append(shlex.join(["h", SWITCH, "ln", "-sfn", f"releases/{new}", tmp]))
         if owner:
             lines.append(shlex.join(["h", SWITCH, "chown", "-h", owner, tmp]))
-        lines.append(_line(t, new, SWITCH, ["mv", "-T", tmp, f"{root}/current"], old or ""))
-        steps.append(Step(_script(t, lines, clear=f"release-{new}-"),
+        lines.append(action_line(t, new, SWITCH, ["mv", "-T", tmp, f"{root}/current"], old or ""))
+        steps.append(Step(action_script(t, lines, clear=f"release-{new}-"),
                           f"point {root}/current at releases/{new} (rename over the old link)"))
     hooks = [a for a in plan.todo if a not in (DOWN, SWITCH, RECORD)]
     if hooks:
-        steps.append(Step(_script(t, [_line(t, new, a, argvs[a]) for a in hooks]),
+        steps.append(Step(action_script(t, [action_line(t, new, a, argvs[a]) for a in hooks]),
                           f"in releases/{new}: {', '.join(hooks)}"))
-    ran = [a for a in actions(True) if a not in (SWITCH, RECORD)
+    ran = [a for a in plan.names if a not in (SWITCH, RECORD)
            and (a in plan.todo or a in plan.done)]
     stamp = when.isoformat(timespec="seconds")
     entry = {"host": t.name, "from": old, "to": new, "who": t.run.user, "when": stamp,
@@ -178,12 +180,13 @@ def plan_steps(t: Target, root: str, plan: Plan, *, owner: str, unit: str, reaso
                            f"{root}/releases/{old}/{BAD_FILE}" if old else "",
                            json.dumps(bad) if old else "", f"{root}/releases/{new}/{BAD_FILE}",
                            json.dumps(entry), f"{root}/{HISTORY_FILE}",
-                           markers.path(t.run, _key(new, RECORD))],
+                           markers.path(t.run, marker_key(new, RECORD))],
                           f"mark {old or 'no release'} bad, append to {root}/{HISTORY_FILE}"))
     return steps, entry
 
 
 def _evidence(t: Target, root: str, unit: str) -> str:
+    """The unit's journal (php-fpm, else the web server), nginx's errors, the app's log."""
     argv = sh("journalctl -u %s -n 8 --no-pager -o short-iso 2>&1; "
               "echo '== /var/log/nginx/error.log'; tail -n 10 /var/log/nginx/error.log 2>&1; "
               "f=$(ls -t %s/laravel*.log 2>/dev/null | head -n 1); [ -z \"$f\" ] || "
@@ -192,42 +195,26 @@ def _evidence(t: Target, root: str, unit: str) -> str:
     return t.conn.run(argv, check=False).tail(40)
 
 
-def _verify(t: Target, root: str, release: Release, unit: str, url: str,
-            wait: float) -> Verification:
+def _verify(t: Target, root: str, release: Release, unit: str | None, url: str,
+            wait: float, journal: str) -> Verification:
     check = version_served(url, release, wait=wait, require_version=True)
     ins = inspect(t, root, unit)
     data = {"current": ins.facts.current, "http_status": check.answer.status}
     if ins.facts.current != release:
         return Verification(False, f"{root}/current points at {ins.link or 'nothing'}, "
-                            f"not releases/{release}", _evidence(t, root, unit), data)
+                            f"not releases/{release}", _evidence(t, root, journal), data)
     if not check.ok:
-        answer = _readable(check.answer.body) or check.answer.error
+        answer = readable(check.answer.body) or check.answer.error
         return Verification(False, f"{url}: {check.why}",
-                            f"{url} answered:\n{answer}\n\n{_evidence(t, root, unit)}", data)
+                            f"{url} answered:\n{answer}\n\n{_evidence(t, root, journal)}", data)
+    if unit is None:  # no php-fpm: PHP runs in the web server, which answered above
+        return Verification(True, f"{url}: {check.why}", data=data)
     state = ins.unit
     if state is None or not state.active:
         where = f"{state.active_state} ({state.sub_state})" if state else "unknown"
-        return Verification(False, f"{unit} is {where}", _evidence(t, root, unit), data)
+        return Verification(False, f"{unit} is {where}", _evidence(t, root, journal), data)
     return Verification(True, f"{url}: {check.why}; {unit} active (MainPID {state.main_pid})",
                         data=data)
-
-
-def _readable(body: str, limit: int = 600) -> str:
-    """An HTTP body as short text: an HTML error page becomes its words ("500 Server Error")."""
-    if "<" in body and ">" in body:
-        body = re.sub(r"(?is)<(style|script)\b.*?</\1>|<[^>]+>", " ", body)
-    return " ".join(body.split())[:limit]
-
-
-def _reason(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > _REASON_MAX \
-            or any(ord(c) < 32 for c in value):
-        raise InvalidInput(f"reason must be one line of 1-{_REASON_MAX} characters: {value!r}")
-    return value.strip()
-
-
-def _table(names: Sequence[str], done: Sequence[str], failed: str | None = None) -> dict[str, str]:
-    return {a: "done" if a in done else "failed" if a == failed else "not run" for a in names}
 
 
 def release_current(t: Target, release: str, *, maintenance: bool = False,
@@ -235,18 +222,23 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
     """Leave `<root>/current` on `releases/<release>`, the app rebuilt, reloaded and verified.
 
     Switches atomically, then in the new release as the app user: config:cache,
-    route:cache, view:cache; `systemctl reload` php-fpm; queue:restart; with `maintenance`,
-    `artisan down` before and `artisan up` after. Records the switch (bad mark, history).
-    Verified: `current` resolves to the release, `health_url` answers 2xx with a JSON
-    `version` equal to the tag (v optional) within `health_timeout`, php-fpm active.
+    route:cache, view:cache; then the runtime's hooks (`switch_hooks`: `systemctl reload`
+    php-fpm where installed, Apache where mod_php serves PHP, octane:reload, horizon:terminate
+    where Horizon runs else queue:restart, the inventory's `release_hooks`); with
+    `maintenance`, `artisan down` before and `artisan up` after. Records the switch (bad
+    mark, history). Verified: `current` resolves to the release, `health_url` answers 2xx
+    with a JSON `version` equal to the tag (v optional) within `health_timeout`, php-fpm
+    (where installed) active.
     Already there: verified only, `ok`. Example: `release_current(t, "v1.2.2")`.
     """
     health_timeout = validate.seconds(health_timeout, "health_timeout")
     release = Release.parse(release)
-    reason = _reason(reason)
+    reason = checked_reason(reason)
     validate.run_id(t.run.run_id)
     root = releases_root(t)
-    unit = php.fpm_unit(t, None)
+    if t.var("php_fpm_service"):
+        php.fpm_unit(t, None)  # validated before any host is touched
+    release_hooks(t.var("release_hooks"))
     php.app_user(t)
     if not t.var("health_url"):
         raise InvalidInput(f"{t.name}: set health_url: a switch is verified by its version")
@@ -259,16 +251,34 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
         return t.result(name, Status.FAILED, f"release {release} is not on {t.name} "
                         f"(it has {have})",
                         data={**facts.to_dict(), "from": facts.current, "to": release})
-    plan = plan_release(ins, release, t.run, maintenance=maintenance)
+    rt: Runtime | None = None
+    hooks: list[tuple[str, list[str]]] = []
+    if facts.current != release or marker_name(t.run, release, SWITCH) in ins.markers:
+        # a switch to do or to finish: its hooks follow what runs the app
+        try:
+            rt = app_runtime(t, f"{root}/current")
+        except RemediationError as exc:
+            return t.result(name, Status.FAILED, "could not read what runs the app (php-fpm, "
+                            "Apache, Octane, Horizon): no hook can be chosen",
+                            evidence=str(exc), data={"from": facts.current, "to": release})
+        hooks = switch_hooks(t, rt, f"{root}/releases/{release}")
+    configured = t.var("php_fpm_service")
+    unit = rt.php_fpm if rt is not None else \
+        php.fpm_unit(t, None) if configured else None
+    plan = plan_release(ins, release, t.run, maintenance=maintenance,
+                        hooks=tuple(h for h, _ in hooks) if rt is not None else DEFAULT_HOOKS)
     data: dict[str, Any] = {"from": plan.from_release, "to": release, "root": root}
+    if rt is not None:
+        data["runtime"] = rt.data()
+    journal = unit or (rt.web_server if rt else None) or "php-fpm.service"
 
     def verify(wait: float = health_timeout) -> Verification:
-        return _verify(t, root, release, unit, url, wait)
+        return _verify(t, root, release, unit, url, wait, journal)
 
     if not plan.todo:
         check = verify(0 if t.check else health_timeout)
         by_run = " (switched by this run)" if plan.done else ""
-        data.update(check.data, hooks=_table(plan.names, plan.done))
+        data.update(check.data, hooks=hooks_table(plan.names, plan.done))
         if not check.ok:
             return t.result(name, Status.FAILED, f"already at {release}{by_run}, but "
                             f"{check.message}", evidence=check.evidence, data=data)
@@ -276,8 +286,8 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
                      f"{check.message}", action="", done="", data=data)
 
     steps, entry = plan_steps(t, root, plan, owner=ins.owner, unit=unit, reason=reason,
-                              when=datetime.now(UTC))
-    data.update(hooks=_table(plan.names, plan.done), history=entry)
+                              when=datetime.now(UTC), hook_argvs=hooks)
+    data.update(hooks=hooks_table(plan.names, plan.done), history=entry)
     if plan.fresh:
         moved = f"{root}/current from {plan.from_release or 'nothing'} to {release}"
         action, did = f"switch {moved}", f"switched {moved}"
@@ -300,7 +310,7 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
         return _step_failed(t, result, plan, after[0], up)
     if t.check:
         return result
-    return result.replace(data={**result.data, "hooks": _table(plan.names, plan.names)})
+    return result.replace(data={**result.data, "hooks": hooks_table(plan.names, plan.names)})
 
 
 def _step_failed(t: Target, result: Result, plan: Plan, after: Inspection,
@@ -310,8 +320,7 @@ def _step_failed(t: Target, result: Result, plan: Plan, after: Inspection,
     When the app was put down but `current` not switched, it is brought up again (`up`,
     the old release's artisan): the host is left serving as it was.
     """
-    report = read_text(t.conn, markers.path(t.run, "release-failed")) or ""
-    first, _, output = report.partition("\n")
+    first, output = failure_report(t)
     names = plan.names
     done = [a for a in names if after.markers.get(marker_name(t.run, plan.release, a))
             is not None]
@@ -326,4 +335,4 @@ def _step_failed(t: Target, result: Result, plan: Plan, after: Inspection,
                     f"; the app is still in maintenance mode (`artisan up` failed: {back.tail(3)})")
     evidence = f"{failed} printed:\n{output.strip()}" if output.strip() else result.evidence
     return result.replace(message=message, evidence=evidence,
-                          data={**result.data, "hooks": _table(names, done, failed)})
+                          data={**result.data, "hooks": hooks_table(names, done, failed)})

@@ -45,6 +45,9 @@ MARKS = "/run/lock/remediations.runs/r1"
 ART = ["runuser", "-u", "www-data", "--", "php"]
 HOOKS = ("config:cache", "route:cache", "view:cache", "php-fpm:reload", "queue:restart")
 INSPECT = r"(?s)^sh -c .*readlink"
+# What the runtime probe (remediations.laravel.runtime) answers on a php-fpm + nginx host.
+RUNTIME = r"(?s)^sh -c .*list-unit-files"
+FPM_NGINX = "systemd\tyes\nunit\tphp8.2-fpm.service\tenabled\nunit\tnginx.service\tenabled\n"
 WHEN = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
 
 
@@ -80,6 +83,7 @@ def target(conn: RecordingConnection, *, check: bool = False, url: str = "http:/
     hv = {"app_path": f"{ROOT}/current", "app_user": "www-data", "ansible_user": "root",
           "php_fpm_service": "php8.2-fpm", "health_url": url, **hostvars}
     run = RunContext(RUN.run_id, RUN.started_at, check=check, user=RUN.user)
+    conn.on(RUNTIME, stdout=FPM_NGINX)
     return Target(host("web1", **hv), conn, run)
 
 
@@ -321,8 +325,9 @@ def test_resume_commands_skip_the_switch_and_the_hooks_done() -> None:
     ({"release": "v1.2.2", "reason": "two\nlines"}, {}),
     ({"release": "v1.2.2", "health_timeout": 0}, {}),
     ({"release": "v1.2.2"}, {"health_url": None}),
-    ({"release": "v1.2.2"}, {"php_fpm_service": None}),
+    ({"release": "v1.2.2"}, {"php_fpm_service": "php-fpm; reboot"}),
     ({"release": "v1.2.2"}, {"app_path": "/srv/app/public"}),
+    ({"release": "v1.2.2"}, {"release_hooks": ["migrate --force"]}),
 ])
 def test_bad_input_touches_nothing(kwargs: dict[str, Any], hostvars: dict[str, Any]) -> None:
     conn = RecordingConnection()
@@ -348,7 +353,7 @@ def test_check_mode_lists_the_exact_commands_and_runs_none(health: tuple[str, An
     switch, hooks, _ = (shlex.split(c) for c in res.commands)
     expected, _ = scripts(t, plan("v1.2.3"))
     assert [switch, hooks] == expected[:2]
-    assert len(conn.commands) == 1  # the inspection
+    assert len(conn.commands) == 2  # the inspection, the runtime probe
     assert res.data["hooks"] == dict.fromkeys(actions(False), "not run")
 
 
@@ -364,7 +369,7 @@ def test_switch_then_verified(health: tuple[str, Answer]) -> None:
     assert res.data["hooks"] == dict.fromkeys(actions(False), "done")
     assert res.data["from"] == "v1.2.3" and res.data["to"] == "v1.2.2"
     assert res.data["history"]["hooks"] == list(HOOKS)
-    run = [c for c in conn.command_lines if "readlink" not in c]
+    run = [c for c in conn.command_lines if "readlink" not in c and "list-unit-files" not in c]
     assert run == list(res.commands) and len(run) == 3
 
 
@@ -422,3 +427,36 @@ def test_failure_before_the_switch_brings_the_app_back_up(health: tuple[str, Ans
     assert res.message.startswith("switch failed on web1; not run: config:cache")
     assert res.message.endswith("; the app is out of maintenance mode again")
     assert conn.commands[-1] == (*ART, "/srv/app/releases/v1.2.3/artisan", "up")
+
+
+def test_hooks_follow_the_runtime_with_user_hooks(health: tuple[str, Answer]) -> None:
+    """Apache + mod_php with Horizon: no php-fpm reload; Apache reloaded, Horizon terminated."""
+    apache = ("systemd\tyes\nunit\tapache2.service\tenabled\n"
+              "mod_php\t/etc/apache2/mods-enabled/php8.2.load\n"
+              "proc\t71\twww-data\t/srv/app/releases/v1.2.3\tphp artisan horizon\n"
+              "horizon_rc\t0\nhorizon\tHorizon is running.\n")
+    conn = RecordingConnection().on(RUNTIME, stdout=apache).on(INSPECT, stdout=inspection())
+    t = target(conn, check=True, url=health[0], php_fpm_service=None,
+               release_hooks=["cache:prune-stale-tags"])
+    res = release_current(t, "v1.2.2")
+    assert res.status is Status.CHANGED, res.message
+    names = ("config:cache", "route:cache", "view:cache", "apache2:reload", "horizon:terminate",
+             "artisan:cache:prune-stale-tags")
+    assert res.data["hooks"] == dict.fromkeys(("switch", *names, "record"), "not run")
+    assert res.data["runtime"]["horizon"] and res.data["runtime"]["php_fpm"] is None
+    hooks = res.commands[1]
+    assert "systemctl reload php" not in hooks
+    assert "apachectl configtest && systemctl reload apache2.service" in hooks
+    assert shlex.join(["h", "horizon:terminate", *ART, "/srv/app/releases/v1.2.2/artisan",
+                       "horizon:terminate"]) in hooks
+    assert shlex.join(["h", "artisan:cache:prune-stale-tags", *ART,
+                       "/srv/app/releases/v1.2.2/artisan", "cache:prune-stale-tags"]) in hooks
+    assert res.data["history"]["hooks"] == list(names)
+
+
+def test_unreadable_runtime_fails_before_switching(health: tuple[str, Answer]) -> None:
+    conn = RecordingConnection().on(RUNTIME, exit_code=1, stderr="boom")
+    conn.on(INSPECT, stdout=inspection())
+    res = release_current(target(conn, url=health[0]), "v1.2.2")
+    assert res.status is Status.FAILED and "no hook can be chosen" in res.message
+    assert res.commands == () and not conn.commands_matching("mv -T")
