@@ -1,5 +1,8 @@
 """The Docker lab: the app as the compose project `remlab`, and a Docker host reached by ssh.
 
+The project: `proxy` (nginx, the published port) in front of `backend` (nginx + php-fpm),
+`worker`, `redis` and `db`.
+
 ``up()`` is idempotent and quick when nothing changed (a few seconds): it makes sure the
 engine answers, builds the stack images whose content changed (lab/stack_images.py),
 runs ``docker compose -p remlab up -d`` with the declared release (APP_TAG=v1.2.3), starts
@@ -93,7 +96,7 @@ __all__ = [
     "wait_service_health",
 ]
 
-SERVICES = ("backend", "worker", "redis", "db")
+SERVICES = ("backend", "worker", "proxy", "redis", "db")
 DEFAULT_TAG = "v1.2.3"
 LABEL = "remediations.lab"
 _PROJECT_FILTER = f"label=com.docker.compose.project={PROJECT}"
@@ -402,7 +405,8 @@ def _row(c: dict[str, Any], service: str) -> dict[str, Any]:
 
 
 def status() -> list[dict[str, Any]]:
-    """One row per container of the project and the ssh host; backend adds what /up says."""
+    """One row per container of the project and the ssh host; the proxy (the published port)
+    adds what /up says through it."""
     if not engine_answers():
         raise LabError("the Docker engine does not answer; `invoke stack.up` starts it")
     order = {name: i for i, name in enumerate(SERVICES)}
@@ -410,7 +414,7 @@ def status() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for c in found:
         row = _row(c, _service(c))
-        if row["service"] == "backend" and row["state"] == "running":
+        if row["service"] == "proxy" and row["state"] == "running":
             code, version = readiness.probe_up(BACKEND_URL)
             row.update(http_status=code, version=version)
         rows.append(row)

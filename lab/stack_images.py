@@ -60,10 +60,12 @@ APP = ImageSpec(
 )
 REDIS = ImageSpec("remediations-lab/redis", IMAGES_DIR / "redis")
 MARIADB = ImageSpec("remediations-lab/mariadb", IMAGES_DIR / "mariadb")
+# nginx in front of the backend: the stack's published port (block-ip on a compose host).
+PROXY = ImageSpec("remediations-lab/proxy", IMAGES_DIR / "proxy")
 # Compose v2 is installed in the image as on the controller (lab/compose_v2.py).
 DOCKERHOST = ImageSpec("remediations-lab/dockerhost", IMAGES_DIR / "dockerhost",
                        extra=((LAB_DIR / "compose_v2.py", "compose_v2.py"),))
-SPECS = (APP, REDIS, MARIADB, DOCKERHOST)
+SPECS = (APP, REDIS, MARIADB, PROXY, DOCKERHOST)
 
 
 def _walk(root: Path) -> Iterator[Path]:

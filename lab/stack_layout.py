@@ -1,7 +1,7 @@
 """Where a lab slot's compose stack lives: names, ports, its project folder, its inventories.
 
-Slot 0 is the compose project `remlab` in lab/compose, backend on 127.0.0.1:8091,
-`rem-dockerhost` on ssh port 2290, described by inventories/lab-docker.yml.
+Slot 0 is the compose project `remlab` in lab/compose, the backend behind its nginx proxy on
+127.0.0.1:8091, `rem-dockerhost` on ssh port 2290, described by inventories/lab-docker.yml.
 ``REMEDIATIONS_LAB_SLOT=k`` (as for the web hosts, lab/manage.py) gives an independent copy:
 project ``remlab<k>``, backend on 127.0.0.1:8091+10k, ``rem<k>-dockerhost`` on ssh port
 2290+10k, the project folder .lab/stack-slot<k> and the inventory .lab/lab-docker-slot<k>.yml.
@@ -21,8 +21,8 @@ from .manage import SLOT, ssh_key_path
 
 SOURCE_DIR = REPO_ROOT / "lab" / "compose"
 LAB_DOCKER_YML = REPO_ROOT / "inventories" / "lab-docker.yml"
-# The compose file publishes the backend on ${REMLAB_BACKEND_PORT:-8091}. A slot's project
-# folder links the compose file and app.env and sets the port in its .env, which compose
+# The compose file publishes the proxy in front of the backend on ${REMLAB_BACKEND_PORT:-8091}.
+# A slot's project folder links the compose file and app.env and sets the port in its .env, which compose
 # reads from the project folder: every compose command, the lab's or a remediation's, run
 # here or on the ssh host, then publishes the slot's port without being told.
 PORT_VARIABLE = "REMLAB_BACKEND_PORT"

@@ -61,7 +61,7 @@ def _database_guard(opts: Common, services: list[str] | None, allowed: bool, *,
         raise fail(reporter_for(opts), str(refused(what, why, verb=verb)))
     if not allowed:
         return None
-    doing = {"restart": "restarting", "stop": "stopping"}[verb]
+    doing = {"restart": "restarting", "stop": "stopping", "scale": "scaling"}[verb]
     return ((f"{doing} {', '.join(found)} drops every database connection" if found else
              f"--allow-database-restart lets {task or 'compose-' + verb} take a database down"),
             "see what it would run")
@@ -78,6 +78,22 @@ def compose_restart(c: Any, opts: Common, service: str = "", wait: float = 120.0
     fn = functools.partial(compose_service_restarted, service=name, timeout=wait,
                            allow_database_restart=allow_database_restart)
     run_remediation(opts, fn, name="compose_service_restarted", confirm=confirm)
+
+
+def compose_scale(c: Any, opts: Common, service: str = "", replicas: int = -1,
+                  wait: float = 120.0, allow_database_restart: bool = False) -> None:
+    """Run a compose service as --replicas containers (up --scale), waited until all are
+    healthy; ok when already there (a database needs --allow-database-restart --yes)."""
+    from remediations.docker.scale import compose_service_scaled
+
+    name = _service(opts, service)
+    if replicas < 0:
+        raise fail(reporter_for(opts), "--replicas is required, e.g. --replicas 2")
+    confirm = _database_guard(opts, [name], allow_database_restart, verb="scale",
+                              task="compose-scale")
+    fn = functools.partial(compose_service_scaled, service=name, replicas=replicas,
+                           timeout=wait, allow_database_restart=allow_database_restart)
+    run_remediation(opts, fn, name="compose_service_scaled", confirm=confirm)
 
 
 def compose_restart_stack(c: Any, opts: Common, wait: float = 300.0,
@@ -240,6 +256,10 @@ def register(ns: Collection) -> None:
     yes = "with --allow-database-restart: confirm taking a database down (not needed with --check)"
     ns.add_task(make_task(compose_restart, name="compose-restart", params=(
         ("service", "", "the compose service, e.g. backend"), wait, allow), yes=yes))
+    ns.add_task(make_task(compose_scale, name="compose-scale", params=(
+        ("service", "", "the compose service, e.g. worker"),
+        ("replicas", -1, "how many containers it should run, e.g. 2",
+         Range(0, 100, unset=-1)), wait, allow), yes=yes))
     ns.add_task(make_task(compose_restart_stack, name="compose-restart-stack", params=(
         ("wait", 300.0, "seconds to wait for every service to be healthy", _WAIT), allow),
         yes=yes))

@@ -59,7 +59,7 @@ def plan_service_restarted(containers: Sequence[ContainerFact], *, run_started: 
     return "restart"
 
 
-def _refuse(t: Target, allowed: bool, services: Sequence[str],
+def refuse_databases(t: Target, allowed: bool, services: Sequence[str],
             containers: Sequence[ContainerFact] = (), *, verb: str = "restart",
             stack: str = "") -> None:
     """`DatabaseRestartRefused` for the databases among `services` unless `allowed` (`stack`:
@@ -77,7 +77,7 @@ def _refuse(t: Target, allowed: bool, services: Sequence[str],
         raise refused(f"compose service {service}", why, verb=verb)
 
 
-def _settled(comp: Compose, name: str, services: Sequence[str], *, timeout: float,
+def settled(comp: Compose, name: str, services: Sequence[str], *, timeout: float,
              ok_message: str, data: Mapping[str, Any]) -> Result:
     """Nothing to do: `ok` once the services are ready (one look in check mode), else `failed`."""
     t = comp.t
@@ -89,7 +89,7 @@ def _settled(comp: Compose, name: str, services: Sequence[str], *, timeout: floa
                     evidence=wait_evidence(comp, waited), data=extra)
 
 
-def _verify_ready(comp: Compose, services: Sequence[str], *, timeout: float,
+def verify_ready(comp: Compose, services: Sequence[str], *, timeout: float,
                   started_after: datetime | None = None) -> Verification:
     waited = wait_ready(comp, services, timeout=timeout, started_after=started_after)
     data = {"containers": [c.to_dict() for c in waited.containers]}
@@ -111,11 +111,11 @@ def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0
     timeout = validate.seconds(timeout, "timeout")
     service = service_name(service)
     name = "compose_service_restarted"
-    _refuse(t, allow_database_restart, [service])
+    refuse_databases(t, allow_database_restart, [service])
     with engine(t) as eng:
         comp = open_compose(t, eng)
         before = comp.containers(service)
-        _refuse(t, allow_database_restart, [service], before)
+        refuse_databases(t, allow_database_restart, [service], before)
         if not before:
             comp.require([service])
         action = plan_service_restarted(before, run_started=t.run.started_at)
@@ -123,12 +123,12 @@ def compose_service_restarted(t: Target, service: str, *, timeout: float = 120.0
                 "before": [c.to_dict() for c in before]}
         if not action:
             first = min(c.started_at for c in before if c.started_at)
-            return _settled(comp, name, [service], timeout=timeout, data=data,
+            return settled(comp, name, [service], timeout=timeout, data=data,
                             ok_message=f"{service} already restarted by this run at {first:%H:%M:%S}")
         args = ("restart", service) if action == "restart" else ("up", "-d", "--no-deps", service)
         steps = [comp.step(*args, why=f"{service}: {action}")]
         return apply(t, name, steps, ok_message="",
-                     verify=lambda: _verify_ready(comp, [service], timeout=timeout,
+                     verify=lambda: verify_ready(comp, [service], timeout=timeout,
                                                   started_after=t.run.started_at),
                      action=f"{action} {service} with {comp.cli.label}",
                      done=f"{'restarted' if action == 'restart' else 'brought up'} {service} "
@@ -156,23 +156,23 @@ def compose_stack_restarted(t: Target, *, timeout: float = 300.0,
     timeout = validate.seconds(timeout, "timeout")
     env = {env_name(k): str(v) for k, v in (env or {}).items()}
     name = "compose_stack_restarted"
-    _refuse(t, allow_database_restart, named(t.var("db_service")), stack=project(t).name)
+    refuse_databases(t, allow_database_restart, named(t.var("db_service")), stack=project(t).name)
     with engine(t) as eng:
         comp = open_compose(t, eng)
         key = f"compose-stack-restarted-{comp.proj.name}"
         services = comp.services(env)
         before = comp.containers()
-        _refuse(t, allow_database_restart, services, before, stack=comp.proj.name)
+        refuse_databases(t, allow_database_restart, services, before, stack=comp.proj.name)
         data = {"project": comp.proj.name, "services": services,
                 "compose": comp.cli.label, "before": [c.to_dict() for c in before]}
         if markers.done(t.conn, t.run, key):
-            return _settled(comp, name, services, timeout=timeout, data=data,
+            return settled(comp, name, services, timeout=timeout, data=data,
                             ok_message=f"{comp.proj.name} already restarted by this run")
         steps = [comp.step("down", why="stop and remove the project's containers and network"),
                  comp.step("up", "-d", why="create and start every service", env=env),
                  markers.mark_step(t.run, key)]
         return apply(t, name, steps, ok_message="",
-                     verify=lambda: _verify_ready(comp, services, timeout=timeout,
+                     verify=lambda: verify_ready(comp, services, timeout=timeout,
                                                   started_after=t.run.started_at),
                      action=f"take {comp.proj.name} down and up again ({len(services)} services) "
                             f"with {comp.cli.label}",
@@ -190,11 +190,11 @@ def compose_services_stopped(t: Target, services: Sequence[str], *,
     """
     wanted = service_names(services)
     name = "compose_services_stopped"
-    _refuse(t, allow_database_restart, wanted, verb="stop")
+    refuse_databases(t, allow_database_restart, wanted, verb="stop")
     with engine(t) as eng:
         comp = open_compose(t, eng)
         found = comp.by_service(wanted)
-        _refuse(t, allow_database_restart, wanted, [c for cs in found.values() for c in cs],
+        refuse_databases(t, allow_database_restart, wanted, [c for cs in found.values() for c in cs],
                 verb="stop")
         if absent := [s for s, cs in found.items() if not cs]:
             comp.require(absent)
@@ -251,11 +251,11 @@ def compose_services_started(t: Target, services: Sequence[str], *,
         data = {"services": wanted, "project": comp.proj.name, "compose": comp.cli.label,
                 "before": [c.to_dict() for c in before]}
         if not steps:
-            return _settled(comp, name, wanted, timeout=timeout, data=data,
+            return settled(comp, name, wanted, timeout=timeout, data=data,
                             ok_message=f"{', '.join(wanted)} running")
         acting = ", ".join(dict.fromkeys(stopped + paused + absent))
         return apply(t, name, steps, ok_message="",
-                     verify=lambda: _verify_ready(comp, wanted, timeout=timeout),
+                     verify=lambda: verify_ready(comp, wanted, timeout=timeout),
                      action=f"start {acting} with {comp.cli.label}",
                      done=f"started {acting} with {comp.cli.label}",
                      diff=Diff(states(before), f"{', '.join(wanted)}: running (healthy)"),
@@ -300,14 +300,14 @@ def compose_service_at_tag(t: Target, service: str, tag: str, *, timeout: float 
         if before and all(c.image == image and c.image_id == image_id and c.running
                           for c in before):
             ids = ", ".join(c.id[:12] for c in before)
-            return _settled(comp, name, [service], timeout=timeout, data=data,
+            return settled(comp, name, [service], timeout=timeout, data=data,
                             ok_message=f"{service} already runs {image} (container {ids})")
         steps = [comp.step("up", "-d", "--no-deps", service, env=env,
                            why=f"recreate {service} from {image}")]
         started = time.monotonic()
 
         def verify() -> Verification:
-            ready = _verify_ready(comp, [service], timeout=timeout)
+            ready = verify_ready(comp, [service], timeout=timeout)
             if not ready.ok:
                 return ready
             after = comp.containers(service)

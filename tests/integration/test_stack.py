@@ -73,7 +73,10 @@ def test_every_service_is_healthy(stack_info: stack.StackInfo) -> None:
     for service in stack.SERVICES:
         assert rows[service]["state"] == "running", rows[service]
         assert rows[service]["health"] == "healthy", rows[service]
-    assert rows["backend"]["ports"] == "127.0.0.1:8091->80/tcp"
+    # The proxy publishes the stack; the backend behind it publishes nothing (scalable).
+    assert rows["proxy"]["ports"] == "127.0.0.1:8091->80/tcp"
+    assert rows["backend"]["ports"] == ""
+    assert rows["proxy"]["http_status"] == 200 and rows["proxy"]["version"] == "1.2.3"
     assert rows["dockerhost"]["ports"] == "127.0.0.1:2290->22/tcp"
     for c in stack.containers():
         assert c["Config"]["Labels"]["remediations.lab"] == "stack"
@@ -250,7 +253,7 @@ def test_stack_status_task_prints_json(stack_info: stack.StackInfo) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     rows = {row["service"]: row for row in json.loads(proc.stdout)}
-    assert rows["backend"]["version"] == "1.2.3"
+    assert rows["proxy"]["version"] == "1.2.3"  # /up through the published proxy
 
 
 

@@ -277,7 +277,7 @@ def test_compose_ps_is_the_same_from_both_hosts(dcli: Any, compose: ComposeUnder
         assert compose.label.fullmatch(r["data"]["compose"]), r["data"]
         seen[host] = r["data"]["services"]
     assert seen["dockerhost-local"] == seen["dockerhost-ssh"]
-    assert set(seen["dockerhost-local"]) == {"backend", "worker", "redis", "db"}
+    assert set(seen["dockerhost-local"]) == {"backend", "worker", "proxy", "redis", "db"}
     assert seen["dockerhost-local"]["backend"]["health"] == "healthy"
 
 
