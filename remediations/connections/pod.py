@@ -6,6 +6,13 @@ as `kubectl exec deploy/NAME -c CONTAINER -- ARGV` does: the Laravel remediation
 `ansible_user` to the container's user (often `www-data`) so artisan is not wrapped in
 `runuser`/`sudo`, which images rarely carry.
 
+State that lives in each pod (file caches, the maintenance file, opcache) must be changed
+in every pod: `pods()` lists the Deployment's pods with their readiness, and `pinned(pod)`
+sends every command to that one pod until the block ends (`run.per_pod` walks them).
+`container_starts()` reads when each container of a Deployment's pods last started
+(restartCount and `state.running.startedAt`), so a queue restart is verified by the
+worker pods' processes restarting, without supervisorctl in the image.
+
 The lock is an annotation on the Deployment, `remediations.io/lock: "<run id>\\t<since>\\t<who>"`,
 written with a resourceVersion precondition (409 -> read again), so two runs on two
 controllers never act on one Deployment at once.
@@ -13,6 +20,9 @@ controllers never act on one Deployment at once.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from remediations.connections.base import BaseConnection, timed_out
@@ -23,8 +33,21 @@ from remediations.connections.cluster import (
     selector_matches,
     selector_string,
 )
+from remediations.connections.podset import (
+    ContainerStart,
+    PodSet,
+    Restarts,
+    WorkerPods,
+    container_starts,
+    pod_ready,
+    pod_set,
+    restarted_since,
+)
 from remediations.core.errors import HostLocked, KubeApiError, RemediationError, Unreachable
 from remediations.core.runs import LockOwner, RunContext, owner_line
+
+__all__ = ["LOCK_ANNOTATION", "ContainerStart", "KubeConnection", "PodSet", "Restarts",
+           "WorkerPods", "first_container", "pod_ready"]
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
@@ -42,6 +65,7 @@ class KubeConnection(BaseConnection):
         self._host = host
         self._cluster = cluster
         self._pod: tuple[str, str] | None = None
+        self._pinned: tuple[str, str] | None = None
 
     @property
     def cluster(self) -> Cluster:
@@ -58,6 +82,9 @@ class KubeConnection(BaseConnection):
             try:
                 code, out, err = self.cluster.exec_in_pod(pod, container, argv, timeout)
             except KubeApiError as exc:
+                if exc.status == 404 and self._pinned is not None:
+                    # Never another pod in its place: its state is what is being changed.
+                    raise Unreachable(f"{self.name}: pod {pod} went away") from exc
                 if exc.status == 404 and attempt == 0:
                     self._pod = None  # the pod went away (a rollout): pick another one
                     continue
@@ -68,7 +95,10 @@ class KubeConnection(BaseConnection):
         raise Unreachable(f"{self.name}: no pod of deployment {self.cluster.deployment} stayed up")
 
     def pod(self) -> tuple[str, str]:
-        """The pod and container commands run in: the oldest Ready pod, as `kubectl exec` picks."""
+        """The pod and container commands run in: the pinned pod, else the oldest Ready pod,
+        as `kubectl exec` picks."""
+        if self._pinned is not None:
+            return self._pinned
         if self._pod is not None:
             return self._pod
         cluster = self.cluster
@@ -86,6 +116,51 @@ class KubeConnection(BaseConnection):
         ready.sort(key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
         self._pod = (ready[0]["metadata"]["name"], container)
         return self._pod
+
+    def pods(self) -> PodSet:
+        """Every pod of the Deployment (its selector's), each with whether it is Ready and why not."""
+        return pod_set(self.cluster, self.cluster.read_deployment())
+
+    @property
+    def pinned_pod(self) -> str | None:
+        """The pod commands are pinned to (inside `pinned`), else None."""
+        return self._pinned[0] if self._pinned else None
+
+    @contextmanager
+    def pinned(self, pod: str) -> Iterator[None]:
+        """Send every command to `pod` (the Deployment's container) until the block ends.
+
+        A pinned pod that goes away is `Unreachable`, never replaced by another pod.
+        """
+        container = self.cluster.container or first_container(self.cluster.read_deployment())
+        previous, self._pinned = self._pinned, (pod, container)
+        try:
+            yield
+        finally:
+            self._pinned = previous
+
+    def container_starts(self, deployment: str | None = None) -> list[ContainerStart]:
+        """When each container of `deployment`'s pods (default this host's) last started."""
+        cluster = self.cluster
+        name = deployment or cluster.deployment
+        dep = cluster.apps.read_namespaced_deployment(name, cluster.namespace)
+        return container_starts(pod_set(cluster, dep).items)
+
+    def wait_restarted(self, before: Sequence[ContainerStart], *, deployment: str | None = None,
+                       since: str = "", timeout: float = 120.0,
+                       interval: float = 1.0) -> Restarts:
+        """Wait until every container of `before` restarted (see `restarted_since`), or `timeout`.
+
+        `before` is `container_starts(deployment)` read before the restart was asked for
+        (a `queue:restart`: each worker exits at its next job and the kubelet starts it again).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            after = self.container_starts(deployment)
+            done, stale = restarted_since(before, after, since)
+            if not stale or time.monotonic() >= deadline:
+                return Restarts(tuple(done), tuple(stale), tuple(after))
+            time.sleep(interval)
 
     def close(self) -> None:
         self._pod = None
@@ -153,14 +228,3 @@ class KubeConnection(BaseConnection):
 def first_container(deployment: dict[str, Any]) -> str:
     containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
     return str(containers[0]["name"]) if containers else ""
-
-
-def pod_ready(pod: dict[str, Any]) -> bool:
-    """Running, not being deleted, and its Ready condition True."""
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    status = pod.get("status") or {}
-    if status.get("phase") != "Running":
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in status.get("conditions") or [])

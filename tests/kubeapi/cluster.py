@@ -9,6 +9,7 @@ import yaml
 
 from tests.kubeapi.api import Api
 from tests.kubeapi.controller import Controller
+from tests.kubeapi.kubelet import PODS
 from tests.kubeapi.podexec import ExecHandler
 from tests.kubeapi.resources import RESOURCES
 from tests.kubeapi.server import KubeHTTPServer
@@ -67,6 +68,19 @@ class LocalCluster:
         """Answer `pods/exec` with `handler(pod, container, argv) -> (code, stdout, stderr)`;
         None (the default) refuses exec with a 400."""
         self.http.set_exec_handler(handler)
+
+    def set_pod_ready(self, name: str, ready: bool, *, namespace: str = "default",
+                      message: str = "") -> None:
+        """Pod `name`'s readiness probe fails (`ready=False`) or passes again; it keeps running."""
+        with self.store.lock:
+            self.controller.kubelet.set_ready(self.api.get(PODS, namespace, name), ready, message)
+
+    def set_container_started(self, name: str, container: str, restart_count: int,
+                              started_at: str, *, namespace: str = "default") -> None:
+        """Report that a container of pod `name` (re)started: restartCount, `state.running.startedAt`."""
+        with self.store.lock:
+            self.controller.kubelet.set_container_started(self.api.get(PODS, namespace, name),
+                                                          container, restart_count, started_at)
 
     def reset(self, namespace: str = "default") -> None:
         """Delete every object in `namespace` (the namespace itself stays), at once, and

@@ -101,6 +101,20 @@ class KubeApi:
             pytest.skip("set_exec_handler needs the local API server (REMEDIATIONS_KUBECONFIG is set)")
         self.cluster.set_exec_handler(handler)
 
+    def set_pod_ready(self, name: str, ready: bool, message: str = "") -> None:
+        """Pod `name`'s readiness probe fails (`ready=False`) or passes again; it keeps running."""
+        if self.cluster is None:
+            pytest.skip("set_pod_ready needs the local API server (REMEDIATIONS_KUBECONFIG is set)")
+        self.cluster.set_pod_ready(name, ready, namespace=self.namespace, message=message)
+
+    def set_container_started(self, name: str, container: str, restart_count: int,
+                              started_at: str) -> None:
+        """Report that a container of pod `name` (re)started (what a kubelet sees of its runtime)."""
+        if self.cluster is None:
+            pytest.skip("set_container_started needs the local API server")
+        self.cluster.set_container_started(name, container, restart_count, started_at,
+                                           namespace=self.namespace)
+
     # --- conveniences -------------------------------------------------------------------
     def kubectl(self, *args: str, timeout: float = 60, check: bool = False,
                 input: str | None = None) -> subprocess.CompletedProcess[str]:

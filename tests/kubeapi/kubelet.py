@@ -245,6 +245,50 @@ class Kubelet:
             events.record(self.api, pod, "Pod", reason, message, component="kubelet", host=NODE,
                           event_type="Normal" if reason in ("Pulling", "BackOff") else "Warning")
 
+    # --- a running pod's probes and containers, as a kubelet reports them ---------------
+    def set_ready(self, pod: Obj, ready: bool, message: str = "") -> None:
+        """A Running pod's readiness probe starts failing (`ready=False`) or passing again.
+
+        The pod stays Running, its containers keep running: only the Ready and
+        ContainersReady conditions and the containers' `ready` change, as when a real
+        readiness probe fails. The ReplicaSet and Deployment status follow on their next sync.
+        """
+        if (pod.get("status") or {}).get("phase") != "Running":
+            raise ValueError(f"pod {pod['metadata']['name']} is not Running")
+        pod = copy.deepcopy(pod)
+        status = pod["status"]
+        names = " ".join(s["name"] for s in status.get("containerStatuses") or [])
+        for cond in status.get("conditions") or []:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(self._condition(cond["type"], "True" if ready else "False",
+                                            "" if ready else "ContainersNotReady"))
+                if not ready:
+                    cond["message"] = message or f"containers with unready status: [{names}]"
+        for s in status.get("containerStatuses") or []:
+            s["ready"] = ready
+        self.api.update(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], pod,
+                        subresource="status")
+
+    def set_container_started(self, pod: Obj, container: str, restart_count: int,
+                              started_at: str) -> None:
+        """A container of a Running pod restarted: its restartCount and the start of its new run."""
+        pod = copy.deepcopy(pod)
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        found = next((s for s in statuses if s["name"] == container), None)
+        if found is None:
+            raise ValueError(f"pod {pod['metadata']['name']} has no container {container}")
+        previous = (found.get("state") or {}).get("running") or {}
+        if found.get("restartCount") == restart_count and previous.get("startedAt") == started_at:
+            return
+        if found.get("restartCount", 0) < restart_count and previous:
+            found["lastState"] = {"terminated": {"exitCode": 0, "reason": "Completed",
+                                                 "startedAt": previous.get("startedAt"),
+                                                 "finishedAt": started_at}}
+        found["restartCount"] = restart_count
+        found["state"] = {"running": {"startedAt": started_at}}
+        self.api.update(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], pod,
+                        subresource="status")
+
     def clear(self) -> None:
         """Back to the defaults: no broken images, the initial ready delay."""
         with self._settings:
