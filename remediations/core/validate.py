@@ -56,6 +56,14 @@ def ip_or_cidr(value: str) -> str:
         raise InvalidInput(f"not a valid IP address or CIDR: {value!r}") from exc
 
 
+def ip_address(value: str) -> str:
+    """One IPv4/IPv6 address (no network), normalised."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"not a valid IP address: {value!r}") from exc
+
+
 def path_inside(path: str, root: str) -> str:
     """An absolute path that stays inside `root` once normalised."""
     if not isinstance(path, str) or "\0" in path or not path:

@@ -17,6 +17,7 @@ from remediations.connections.base import Connection
 from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Result, Status
+from remediations.host.run_as import as_user
 from remediations.run.target import Target
 
 DEFAULT_EXPECT = (200, 204)
@@ -225,14 +226,16 @@ def _paths_ok(t: Target, base: str, paths: Sequence[str],
 
 
 def artisan(t: Target, *args: str) -> list[str]:
-    """`runuser -u <app_user> -- php <app_path>/artisan ARGS`, the inventory values validated."""
+    """`php <app_path>/artisan ARGS` as `app_user`, the inventory values validated: as is when
+    commands already run as that user (a container's `ansible_user: www-data`), through
+    runuser as root, else sudo."""
     app = str(t.var("app_path", "/srv/app/current")).rstrip("/")
     user = str(t.var("app_user", "www-data"))
     if not app.startswith("/") or any(c in app for c in "\0\n") or ".." in app.split("/"):
         raise InvalidInput(f"{t.name}: app_path must be an absolute path, got {app!r}")
     if not _USER.fullmatch(user):
         raise InvalidInput(f"{t.name}: app_user is not a valid user name: {user!r}")
-    return ["runuser", "-u", user, "--", "php", f"{app}/artisan", *args]
+    return as_user(t, user, ["php", f"{app}/artisan", *args])
 
 
 def connection_name(value: object) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from remediations.core.errors import CommandTimeout, HostLocked, Unreachable
 from remediations.core.result import Result, Status
-from remediations.run import markers
+from remediations.run import app_service, markers
 from remediations.run.target import Target
 
 StepFn = Callable[[Target], Result]
@@ -51,8 +52,8 @@ def run_steps(t: Target, runbook: str, steps: Sequence[RunbookStep], *,
         if step.once_per_run and markers.done(t.conn, t.run, key):
             results.append(t.result(step.label, Status.OK, "already done by this run"))
             continue
-        res = step.fn(t).replace(remediation=step.label)
-        if step.once_per_run and res.changed and not t.check:
+        res = _ran(t, step.label, step.fn)
+        if step.once_per_run and not res.failed and not t.check:  # done, even with nothing to do
             t.conn.run(markers.mark_step(t.run, key).argv)
         if step.fact:
             res = res.replace(data={**res.data, "fact": True})
@@ -63,8 +64,24 @@ def run_steps(t: Target, runbook: str, steps: Sequence[RunbookStep], *,
         if t.check:
             results.append(t.result("verify", Status.SKIPPED, "not verified in check mode"))
         else:
-            results.append(verify(t).replace(remediation="verify"))
+            results.append(_ran(t, "verify", verify))
     return summarise(t, runbook, results)
+
+
+def _ran(t: Target, label: str, fn: StepFn) -> Result:
+    """`fn`'s result, labelled; a step that raises fails with the error as its message, so
+    the results of the steps before it are kept (and reported) rather than lost.
+
+    A host gone (unreachable), locked by another run, or silent after a command was sent
+    (the outcome unknown) still ends the whole run as the runner reports those."""
+    try:
+        # As the runner runs a remediation: in the app's containers, in every pod.
+        return app_service.call(fn, t).replace(remediation=label)
+    except (Unreachable, HostLocked, CommandTimeout):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other error of one step ends the runbook, reported
+        return t.result(label, Status.FAILED, f"{type(exc).__name__}: {exc}",
+                        evidence=str(exc), data={"error": type(exc).__name__})
 
 
 def summarise(t: Target, runbook: str, results: Sequence[Result]) -> Result:

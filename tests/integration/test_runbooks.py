@@ -172,20 +172,61 @@ def unblock_after() -> Iterator[None]:
         infra_host(name).run("rm -f /etc/nginx/conf.d/blocked.conf && systemctl reload nginx")
 
 
-def test_rate_limit_breach_blocks_and_clears_keys(cli: Any, connection: str,
-                                                  unblock_after: None) -> None:
+# The lab app throttles /throttled (`throttle:5,1`) and /limited (the named limiter
+# `burst`, keyed by address). A client on 127.0.0.2 (curl --interface, inside the host)
+# leaves the keys Laravel really writes: hashed, in the cache connection, with `:timer`.
+CLIENT = "127.0.0.2"
+CACHE = f"{REDIS} -n 1"
+FORGET_LIMITS = (f"{CACHE} --scan --pattern '*lab_cache:*' "
+                 "| xargs -r env REDISCLI_AUTH=lab-redis-s3cret redis-cli -n 1 del")
+
+
+def throttled_by(web: Any, client: str = CLIENT) -> int:
+    """Hit both throttled routes from `client` until each answers 429; the keys it left."""
+    codes = [web.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --interface {client} "
+                              f"http://127.0.0.1{path}") for path in ("/throttled", "/limited")
+             for _ in range(7)]
+    assert codes.count("429") >= 4, codes
+    return len(web.check_output(f"{CACHE} --scan --pattern '*lab_cache:*'").split())
+
+
+def test_rate_limit_breach_blocks_and_clears_the_throttle_keys_laravel_wrote(
+        cli: Any, connection: str, unblock_after: None) -> None:
     web1 = infra_host("web1")
-    for i in range(20):
-        web1.check_output(f"{REDIS} SET throttle:client{i} 5 EX 600")
-    web1.check_output(f"{REDIS} SET unrelated:key keep")
-    res, rid = runbook(cli, "rate-limit-breach", connection, "--ip", "203.0.113.7")
+    web1.check_output(FORGET_LIMITS)
+    other = throttled_by(web1, "127.0.0.3")  # another client's limits must stay
+    assert throttled_by(web1) == 2 * other == 8  # two keys + two timers per client
+    res, rid = runbook(cli, "rate-limit-breach", connection, "--ip", CLIENT)
     assert res.code == 0, res.stdout + res.stderr
-    assert web1.file("/etc/nginx/conf.d/blocked.conf").contains("deny 203.0.113.7;")
-    assert int(web1.check_output(f"{REDIS} --scan --pattern '*throttle*' | wc -l")) == 0
-    assert web1.check_output(f"{REDIS} GET unrelated:key") == "keep"
-    again, _ = runbook(cli, "rate-limit-breach", connection, "--ip", "203.0.113.7", run_id=rid)
+    cleared = steps(res)["rate-limit keys deleted"]
+    assert cleared["status"] == "changed" and len(cleared["data"]["keys"]) == 2, cleared
+    assert {k["via"] for k in cleared["data"]["keys"]} == {"throttle (any domain)", "limiter burst"}
+    assert web1.file("/etc/nginx/conf.d/blocked.conf").contains(f"deny {CLIENT};")
+    assert len(web1.check_output(f"{CACHE} --scan --pattern '*lab_cache:*'").split()) == other
+    assert web1.check_output("curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.3 "
+                             "http://127.0.0.1/throttled") == "429"   # still limited
+    again, _ = runbook(cli, "rate-limit-breach", connection, "--ip", CLIENT, run_id=rid)
     assert again.by_host()["web1"]["status"] == "ok", again.stdout
-    assert web1.check_output("grep -c 'deny 203.0.113.7;' /etc/nginx/conf.d/blocked.conf") == "1"
+    assert web1.check_output(f"grep -c 'deny {CLIENT};' /etc/nginx/conf.d/blocked.conf") == "1"
+
+
+def test_clear_rate_limits_check_mode_is_exact_then_changed_then_ok(cli: Any) -> None:
+    web1 = infra_host("web1")
+    web1.check_output(FORGET_LIMITS)
+    throttled_by(web1)
+    base = ("clear-rate-limits", CLIENT, "-i", INV, "-l", "web1", "--json")
+    check = cli(*base, "--check")
+    (planned,) = check.by_host().values()
+    assert planned["status"] == "changed" and len(planned["data"]["keys"]) == 2, check.stdout
+    assert len(web1.check_output(f"{CACHE} --scan --pattern '*lab_cache:*'").split()) == 4
+    first = cli(*base, "--run-id", f"rl-{uuid.uuid4().hex[:6]}")
+    assert first.by_host()["web1"]["status"] == "changed", first.stdout
+    assert first.by_host()["web1"]["commands"] == planned["commands"]
+    assert web1.check_output(f"{CACHE} --scan --pattern '*lab_cache:*'") == ""
+    again = cli(*base)
+    assert again.by_host()["web1"]["status"] == "ok", again.stdout
+    assert web1.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --interface {CLIENT} "
+                             "http://127.0.0.1/throttled") == "200"   # served again
 
 
 def test_security_contain_blocks_and_preserves_evidence(cli: Any, connection: str,

@@ -115,6 +115,19 @@ def test_database_reachable_runs_migrate_status_as_the_app_user() -> None:
                               "--no-interaction")]
 
 
+@pytest.mark.parametrize(("login", "prefix"), [
+    ("www-data", ()),                                    # a container run as the app user
+    ("root", ("runuser", "-u", "www-data", "--")),
+    ("deploy", ("sudo", "-n", "-u", "www-data", "--")),
+])
+def test_database_reachable_wraps_artisan_only_when_another_user_runs_it(
+        login: str, prefix: tuple[str, ...]) -> None:
+    conn = RecordingConnection().on(r"migrate:status", stdout=STATUS)
+    database_reachable(target(conn, app_path="/srv/app", app_user="www-data", ansible_user=login))
+    assert conn.commands == [(*prefix, "php", "/srv/app/artisan", "migrate:status", "--no-ansi",
+                              "--no-interaction")]
+
+
 def test_database_without_migrations_table_is_reachable() -> None:
     conn = RecordingConnection().on(r"migrate:status", exit_code=1,
                                     stdout="Migration table not found.\n")

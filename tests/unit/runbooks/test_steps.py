@@ -70,3 +70,25 @@ def test_once_per_run_step_is_recorded_and_skipped_on_rerun() -> None:
     assert any("runbook-rb-clear" in " ".join(a) for a in conn.commands_matching("mkdir"))
     again = run_steps(t, "rb", [once])                # `test -e` now succeeds: recorded
     assert again.status is Status.OK and again.data["steps"][0]["message"] == "already done by this run"
+
+
+def test_a_step_that_raises_keeps_the_results_before_it() -> None:
+    def broken(t: Target) -> Result:
+        raise RuntimeError("ssh: connection reset")
+
+    r = run_steps(target(), "rb", [step(Status.CHANGED, ("systemctl start x",)),
+                                   RunbookStep("broken", broken), step(Status.OK)],
+                  verify=verify_ok)
+    assert r.status is Status.FAILED
+    assert [(s["remediation"], s["status"]) for s in r.data["steps"]] == [
+        ("s-changed", "changed"), ("broken", "failed"), ("s-ok", "skipped")]
+    assert "connection reset" in r.message and r.commands == ("systemctl start x",)
+
+
+def test_a_verification_that_raises_fails_the_runbook_with_the_steps_kept() -> None:
+    def broken(t: Target) -> Result:
+        raise TimeoutError("no answer")
+
+    r = run_steps(target(), "rb", [step(Status.CHANGED)], verify=broken)
+    assert r.status is Status.FAILED
+    assert [s["status"] for s in r.data["steps"]] == ["changed", "failed"]
