@@ -74,12 +74,14 @@ _EXPORTS = {
     "log_truncated": "remediations.host.logs",
     "maintenance_off": "remediations.laravel.maintenance",
     "maintenance_on": "remediations.laravel.maintenance",
-    "ip_blocked": "remediations.host.nginx",
-    "ip_unblocked": "remediations.host.nginx",
+    "ip_blocked": "remediations.docker.proxy",
+    "ip_unblocked": "remediations.docker.proxy",
     "artisan_argv": "remediations.laravel.php",
     "octane_reloaded": "remediations.laravel.php",
     "opcache_reset": "remediations.laravel.php",
     "php_settings": "remediations.laravel.php",
+    "rate_limits": "remediations.laravel.throttle",
+    "rate_limits_cleared": "remediations.laravel.throttle",
     "docker_pruned": "remediations.docker.prune",
     "failed_jobs_forgotten": "remediations.laravel.queue",
     "failed_jobs_retried": "remediations.laravel.queue",
@@ -132,6 +134,31 @@ _EXPORTS = {
     "RunContext": "remediations.run.target",
     "Target": "remediations.run.target",
     "triage": "remediations.snapshot",
+    "compose_service_scaled": "remediations.docker.scale",
+    "proxy_ip_blocked": "remediations.docker.proxy",
+    "proxy_ip_unblocked": "remediations.docker.proxy",
+    "horizon_continued": "remediations.laravel.horizon",
+    "horizon_paused": "remediations.laravel.horizon",
+    "horizon_status": "remediations.laravel.horizon",
+    "horizon_terminated": "remediations.laravel.horizon",
+    "failed_jobs_listed": "remediations.laravel.queue",
+    "queue_restart_verified": "remediations.laravel.queue",
+    "queue_worker_processes_job": "remediations.laravel.queue",
+    "queue_workers": "remediations.laravel.queue",
+    "Runtime": "remediations.laravel.runtime",
+    "app_runtime": "remediations.laravel.runtime",
+    "switch_hooks": "remediations.laravel.runtime",
+    "hosts_triggering_same_app": "remediations.laravel.scheduler_status",
+    "scheduler_status": "remediations.laravel.scheduler_status",
+    "env_setting_temporary": "remediations.laravel.temporary_settings",
+    "env_settings_reverted": "remediations.laravel.temporary_settings",
+    "HostUnits": "remediations.host.units",
+    "ServiceNotInstalled": "remediations.host.units",
+    "host_units": "remediations.host.units",
+    "web_php": "remediations.laravel.php",
+    "git_at_release": "remediations.release.git",
+    "git_facts": "remediations.release.git_facts",
+    "ReleaseRefused": "remediations.release.rollback",
 }
 
 __all__ = [
@@ -148,6 +175,7 @@ __all__ = [
     "Event",
     "Host",
     "HostLocked",
+    "HostUnits",
     "Interrupt",
     "InvalidInput",
     "Inventory",
@@ -159,6 +187,7 @@ __all__ = [
     "Release",
     "ReleaseFacts",
     "ReleaseMissing",
+    "ReleaseRefused",
     "ReleaseState",
     "RemediationError",
     "Report",
@@ -166,12 +195,15 @@ __all__ = [
     "RunContext",
     "RunOptions",
     "RunbookStep",
+    "Runtime",
+    "ServiceNotInstalled",
     "Status",
     "Step",
     "Target",
     "Unreachable",
     "Verification",
     "__version__",
+    "app_runtime",
     "apply",
     "artisan_argv",
     "at_release",
@@ -182,6 +214,7 @@ __all__ = [
     "compose_logs_saved",
     "compose_service_at_tag",
     "compose_service_restarted",
+    "compose_service_scaled",
     "compose_services",
     "compose_services_started",
     "compose_services_stopped",
@@ -200,9 +233,20 @@ __all__ = [
     "disk_usage",
     "docker_pruned",
     "engine",
+    "env_setting_temporary",
+    "env_settings_reverted",
     "evidence_preserved",
     "failed_jobs_forgotten",
+    "failed_jobs_listed",
     "failed_jobs_retried",
+    "git_at_release",
+    "git_facts",
+    "horizon_continued",
+    "horizon_paused",
+    "horizon_status",
+    "horizon_terminated",
+    "host_units",
+    "hosts_triggering_same_app",
     "http_ok",
     "image_set",
     "ip_blocked",
@@ -221,9 +265,16 @@ __all__ = [
     "php_fpm_unit",
     "php_settings",
     "programs_running",
+    "proxy_ip_blocked",
+    "proxy_ip_unblocked",
     "queue_drained",
     "queue_length",
+    "queue_restart_verified",
     "queue_restarted",
+    "queue_worker_processes_job",
+    "queue_workers",
+    "rate_limits",
+    "rate_limits_cleared",
     "redis_keys_deleted",
     "redis_pong",
     "release_current",
@@ -238,6 +289,7 @@ __all__ = [
     "schedule_cache_cleared",
     "scheduler_paused",
     "scheduler_resumed",
+    "scheduler_status",
     "service_reloaded",
     "service_running",
     "service_stopped",
@@ -246,9 +298,11 @@ __all__ = [
     "start_run",
     "storage_link_present",
     "storage_permissions",
+    "switch_hooks",
     "target_kind",
     "triage",
     "unit_state",
+    "web_php",
     "workers_restarted",
     "workers_scaled",
 ]
@@ -289,12 +343,18 @@ if TYPE_CHECKING:
         container_stats,
     )
     from remediations.docker.engine import DockerEngine, DockerError, NotFound, engine
+    from remediations.docker.proxy import (
+        ip_blocked,
+        ip_unblocked,
+        proxy_ip_blocked,
+        proxy_ip_unblocked,
+    )
     from remediations.docker.prune import docker_pruned
+    from remediations.docker.scale import compose_service_scaled
     from remediations.host.disk import disk_usage, large_logs, old_files_removed
     from remediations.host.evidence import evidence_preserved
     from remediations.host.health import database_reachable, http_ok
     from remediations.host.logs import log_truncated
-    from remediations.host.nginx import ip_blocked, ip_unblocked
     from remediations.host.redis import redis_keys_deleted, redis_pong
     from remediations.host.supervisor import programs_running, workers_restarted, workers_scaled
     from remediations.host.systemd import (
@@ -305,6 +365,7 @@ if TYPE_CHECKING:
         services_status,
         unit_state,
     )
+    from remediations.host.units import HostUnits, ServiceNotInstalled, host_units
     from remediations.inventory import Host, Inventory, load_inventory
     from remediations.kubernetes.deployments import (
         deployment_at_release,
@@ -321,21 +382,43 @@ if TYPE_CHECKING:
         storage_link_present,
         storage_permissions,
     )
+    from remediations.laravel.horizon import (
+        horizon_continued,
+        horizon_paused,
+        horizon_status,
+        horizon_terminated,
+    )
     from remediations.laravel.maintenance import maintenance_off, maintenance_on
-    from remediations.laravel.php import artisan_argv, octane_reloaded, opcache_reset, php_settings
+    from remediations.laravel.php import (
+        artisan_argv,
+        octane_reloaded,
+        opcache_reset,
+        php_settings,
+        web_php,
+    )
     from remediations.laravel.queue import (
         failed_jobs_forgotten,
+        failed_jobs_listed,
         failed_jobs_retried,
         queue_drained,
         queue_length,
+        queue_restart_verified,
         queue_restarted,
+        queue_worker_processes_job,
+        queue_workers,
     )
+    from remediations.laravel.runtime import Runtime, app_runtime, switch_hooks
     from remediations.laravel.scheduler import (
         schedule_cache_cleared,
         scheduler_paused,
         scheduler_resumed,
     )
+    from remediations.laravel.scheduler_status import hosts_triggering_same_app, scheduler_status
+    from remediations.laravel.temporary_settings import env_setting_temporary, env_settings_reverted
+    from remediations.laravel.throttle import rate_limits, rate_limits_cleared
     from remediations.release.facts import ReleaseFacts, release_facts, release_history
+    from remediations.release.git import git_at_release
+    from remediations.release.git_facts import git_facts
     from remediations.release.kinds import (
         ReleaseState,
         at_release,
@@ -343,7 +426,12 @@ if TYPE_CHECKING:
         release_state,
         target_kind,
     )
-    from remediations.release.rollback import ReleaseMissing, rollback, rollback_hosts
+    from remediations.release.rollback import (
+        ReleaseMissing,
+        ReleaseRefused,
+        rollback,
+        rollback_hosts,
+    )
     from remediations.release.symlink import release_current
     from remediations.run.contract import Verification, apply
     from remediations.run.interrupt import Interrupt

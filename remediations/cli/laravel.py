@@ -18,6 +18,7 @@ from remediations.cli.options import (
     fail,
     make_task,
     reporter_for,
+    required,
     run_remediation,
     validated,
 )
@@ -122,6 +123,61 @@ def resume_scheduler(c: Any, opts: Common, unit: str = "") -> None:
     _scheduler(opts, scheduler_resumed, unit, "scheduler_resumed")
 
 
+def scheduler_status_task(c: Any, opts: Common) -> None:
+    """Show what triggers the scheduler (timers, cron lines) and its tasks; say when doubled."""
+    from invoke.exceptions import Exit
+
+    from remediations.laravel.scheduler_status import hosts_triggering_same_app, scheduler_status
+
+    seen: dict[str, Any] = {}
+
+    @functools.wraps(scheduler_status)
+    def status(t: Any) -> Any:
+        seen[t.name] = result = scheduler_status(t)
+        return result
+
+    try:
+        run_remediation(opts, status, name="scheduler_status", lock=False)
+    except Exit:
+        _across_hosts(opts, hosts_triggering_same_app(seen))
+        raise
+    _across_hosts(opts, hosts_triggering_same_app(seen))
+
+
+def _across_hosts(opts: Common, shared: dict[str, list[str]]) -> None:
+    """Say which app's scheduler more than one of the selected hosts triggers."""
+    if shared:
+        reporter_for(opts).listing("scheduler triggered on more than one host", {
+            app: f"scheduler triggered on {len(hosts)} hosts ({', '.join(hosts)}): each task "
+                 "runs once per host unless it is onOneServer() on a shared cache store"
+            for app, hosts in shared.items()})
+
+
+def env_set(c: Any, opts: Common, name: str = "", value: str = "", minutes: float = 15.0) -> None:
+    """Set a .env value for a bounded time (config cache rebuilt); the host puts it back at expiry."""
+    from remediations.laravel.temporary_settings import (
+        env_setting_temporary,
+        setting_name,
+        setting_seconds,
+        setting_value,
+    )
+
+    required(opts, name, "--name", "APP_DEBUG --value true --minutes 15")
+    validated(opts, setting_name, name)
+    validated(opts, setting_value, value)
+    validated(opts, setting_seconds, minutes)
+    run_remediation(opts, functools.partial(env_setting_temporary, name=name, value=value,
+                                            minutes=minutes), name="env_setting_temporary")
+
+
+def env_revert(c: Any, opts: Common, all: bool = False) -> None:
+    """Put back every expired temporary .env setting (all of them with --all); record the revert."""
+    from remediations.laravel.temporary_settings import env_settings_reverted
+
+    run_remediation(opts, functools.partial(env_settings_reverted, all=all),
+                    name="env_settings_reverted")
+
+
 def clear_schedule_cache(c: Any, opts: Common) -> None:
     """Release stuck overlap locks of scheduled tasks (artisan schedule:clear-cache)."""
     from remediations.laravel.scheduler import schedule_cache_cleared
@@ -131,7 +187,7 @@ def clear_schedule_cache(c: Any, opts: Common) -> None:
 
 def php_settings_task(c: Any, opts: Common, names: str = "", pool: str = "",
                       at_least: str = "") -> None:
-    """Show PHP settings as php-fpm and the CLI see them (upload/post sizes, memory, time)."""
+    """Show PHP settings as the web's PHP (php-fpm or Apache's mod_php) and the CLI see them."""
     from remediations.laravel.php import SETTINGS, amount, ini_names, php_settings
 
     chosen = validated(opts, ini_names, _csv(names) or SETTINGS)
@@ -171,7 +227,7 @@ def register(ns: Collection) -> None:
     for body, name, params in (
         (clear_caches, "clear-caches", (("kinds", "", f"cache,config,route,view,event: {kinds_help}"),)),
         (rebuild_caches, "rebuild-caches", (("kinds", "", f"config,route,view,event: {kinds_help}"),)),
-        (reset_opcache, "reset-opcache", (("service", "", "php-fpm unit (default: php_fpm_service)"),)),
+        (reset_opcache, "reset-opcache", (("service", "", "php-fpm unit, or apache2 where PHP runs in Apache (default: discovered)"),)),
         (maintenance_on_task, "maintenance-on", (
             ("message", "", "message for the 503 page", Text(dash=True)),
             ("secret", "", "bypass secret: /<secret> lets a browser in (masked in reports)"),
@@ -184,6 +240,15 @@ def register(ns: Collection) -> None:
         (pause_scheduler, "pause-scheduler", (("unit", "", unit_help),)),
         (resume_scheduler, "resume-scheduler", (("unit", "", unit_help),)),
         (clear_schedule_cache, "clear-schedule-cache", ()),
+        (scheduler_status_task, "scheduler-status", ()),
+        (env_set, "env-set", (
+            ("name", "", "the .env name, e.g. APP_DEBUG (APP_KEY is refused)"),
+            ("value", "", "its value for the time being (one line; secrets are masked)",
+             Text(dash=True)),
+            ("minutes", 15.0, "how long, in minutes (0.25 to 10080); then the host puts it back",
+             Range(0.25, 10_080)))),
+        (env_revert, "env-revert", (
+            ("all", False, "put back every temporary setting, not only the expired ones"),)),
         (php_settings_task, "php-settings", (
             ("names", "", "comma-separated php.ini settings (default: upload_max_filesize, "
                           "post_max_size, memory_limit, max_execution_time)"),

@@ -53,7 +53,7 @@ def stop(c: Any, opts: Common, service: str = "") -> None:
 
 
 def status(c: Any, opts: Common, services: str = "") -> None:
-    """Show several services at once (default: nginx, php-fpm, redis, supervisor, databases)."""
+    """Show several services at once (default: the discovered web server, php-fpm, redis, supervisor, databases)."""
     from remediations.core import validate
     from remediations.host.systemd import services_status
 
@@ -73,16 +73,16 @@ def _address(opts: Common, address: str | None) -> str:
 
 
 def block_ip(c: Any, opts: Common, address: str | None = None) -> None:
-    """Deny an IP address or CIDR in nginx (conf.d/blocked.conf, nginx -t, reload)."""
-    from remediations.host.nginx import ip_blocked
+    """Deny an IP address or CIDR in the web server (nginx, Apache, or a compose host's proxy: tested, then reloaded)."""
+    from remediations.docker.proxy import ip_blocked
 
     addr = _address(opts, address)
     run_remediation(opts, functools.partial(ip_blocked, address=addr), name="ip_blocked")
 
 
 def unblock_ip(c: Any, opts: Common, address: str | None = None) -> None:
-    """Remove an IP address or CIDR from nginx's deny list (nginx -t, reload)."""
-    from remediations.host.nginx import ip_unblocked
+    """Remove an IP address or CIDR from the web server's deny list (tested, then reloaded)."""
+    from remediations.docker.proxy import ip_unblocked
 
     addr = _address(opts, address)
     run_remediation(opts, functools.partial(ip_unblocked, address=addr), name="ip_unblocked")

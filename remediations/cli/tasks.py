@@ -38,18 +38,24 @@ def restart(c: Any, opts: Common, service: str = "", start_only: bool = False,
 
 
 def health(c: Any, opts: Common, url: str = "", field: str = "", value: str = "",
-           from_host: bool = False, retries: int = 0) -> None:
+           from_host: bool = False, retries: int = 0, paths: str = "") -> None:
     """Check each host's health URL (inventory `health_url`, or --url): 200/204 expected."""
     from remediations.core import validate
-    from remediations.host.health import http_ok
+    from remediations.host.health import HEALTH_PATHS, health_path, http_ok
 
     if url:
         validated(opts, validate.http_url, url)
     if field and not _JSON_FIELD.fullmatch(field):
         raise fail(reporter_for(opts), f"--field must be a dotted JSON field such as status or "
                                        f"checks.db.status, got {shown(field)}")
+    wanted = None
+    if paths:
+        given = [p.strip() for p in paths.split(",") if p.strip()]
+        wanted = HEALTH_PATHS if given == ["all"] else tuple(validated(opts, health_path, p)
+                                                              for p in given)
     fn = functools.partial(http_ok, url=url or None, json_field=field or None,
-                           json_value=value or None, from_host=from_host, retries=retries)
+                           json_value=value or None, from_host=from_host, retries=retries,
+                           paths=wanted)
     run_remediation(opts, fn, name="http_ok", lock=False)
 
 
@@ -116,6 +122,8 @@ def build_namespace() -> Collection:
         workers,
     )
     from remediations.cli.database import register as register_database
+    from remediations.cli.horizon import register as register_horizon
+    from remediations.cli.ratelimits import register as register_ratelimits
     from remediations.cli.smoke import register as register_smoke
 
     ns = Collection()
@@ -133,6 +141,8 @@ def build_namespace() -> Collection:
         ("from_host", False, "run the check on the host (curl) instead of from here"),
         ("retries", 0, "retries, one second apart, before declaring it unhealthy (0-10000)",
          Range(0, 10_000)),
+        ("paths", "", "comma-separated paths tried on the URL's host (404: not exposed), or "
+                      "`all`: /up, /health, /api/health/live, /api/health/ready"),
     )))
     ns.add_task(make_task(runbook, name="runbook", positional=("name",), params=(
         ("name", None, "the runbook: app-unresponsive, slow-response, queue-backlog, redis-down, "
@@ -155,4 +165,6 @@ def build_namespace() -> Collection:
         area.register(ns)
     register_database(ns)
     register_smoke(ns)
+    register_ratelimits(ns)
+    register_horizon(ns)
     return ns

@@ -3,20 +3,23 @@
 `artisan_argv` (re-exported by `remediations.laravel.app`) runs artisan as `app_user`;
 `probe` boots the app in PHP and reports what only the framework knows.
 
-Settings of FPM are read from what FPM itself loads: `php-fpm -i` (its php.ini and
-conf.d, as the unit starts it) with each pool's `php_value` / `php_admin_value` from
-`php-fpm -tt` on top. `php -r ini_get()` would read the CLI's php.ini instead, and
-`php -c fpm/php.ini` would miss conf.d and the pools. A FastCGI request to the running
-pool would be the only live answer, but needs a client and a script FPM may execute,
-which a production host does not have; the files are what the next (re)load uses.
+The web's PHP runs in php-fpm where it is installed (the unit is discovered:
+`host.units`), else inside Apache (mod_php). Settings of FPM are read from what FPM
+itself loads: `php-fpm -i` (its php.ini and conf.d, as the unit starts it) with each
+pool's `php_value` / `php_admin_value` from `php-fpm -tt` on top. `php -r ini_get()`
+would read the CLI's php.ini instead, and `php -c fpm/php.ini` would miss conf.d and the
+pools. A FastCGI request to the running pool would be the only live answer, but needs a
+client and a script FPM may execute, which a production host does not have; the files
+are what the next (re)load uses. mod_php's are read the same way: see `php_settings`.
 
-The opcache lives in php-fpm's shared memory: a reload (USR2) makes the master re-exec
-with a new one and replaces every worker. It is done at most once per run.
+The opcache lives in php-fpm's shared memory (a reload, USR2, makes the master re-exec
+with a new one and replaces every worker), or with mod_php in Apache's (a graceful
+reload re-initialises PHP in the parent and replaces every child). It is reset at most
+once per run.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import posixpath
@@ -30,7 +33,10 @@ from remediations.core import validate
 from remediations.core.errors import InvalidInput, RemediationError
 from remediations.core.result import Result, Status, Step
 from remediations.core.scripts import script
-from remediations.host.systemd import unit_state
+from remediations.host import run_as
+from remediations.host.apache import ModPhp, mod_php, php_overrides
+from remediations.host.systemd import default_config_test, php_fpm_unit, unit_state
+from remediations.host.units import APACHE, ServiceNotInstalled, host_units
 from remediations.run import markers
 from remediations.run.contract import Verification, apply
 from remediations.run.target import Target
@@ -74,24 +80,12 @@ def app_checked(t: Target) -> str:
 
 def effective_user(t: Target) -> str:
     """Who commands run as on the host: the become user, else the login user."""
-    host = t.host
-    if host.become:
-        return host.become_user
-    if host.user:
-        return host.user
-    # docker exec and kubectl exec run as the image's user (root unless told): not this machine's.
-    return "root" if host.connection in ("docker", "kubernetes") else getpass.getuser()
+    return run_as.effective_user(t)
 
 
 def as_app_user(t: Target, argv: Sequence[str]) -> list[str]:
     """`argv` run as `app_user`: as is when we are that user, runuser as root, else sudo."""
-    user = app_user(t)
-    me = effective_user(t)
-    if me == user:
-        return list(argv)
-    if me == "root":
-        return ["runuser", "-u", user, "--", *argv]
-    return ["sudo", "-n", "-u", user, "--", *argv]
+    return run_as.as_user(t, app_user(t), argv)
 
 
 def artisan_argv(t: Target, *args: str, env: Mapping[str, str] | None = None) -> list[str]:
@@ -126,13 +120,56 @@ _POOL = re.compile(r"NOTICE:\s+\[(?P<pool>[^\]]+)\]\s*$")
 _POOL_VALUE = re.compile(r"NOTICE:\s+php(?:_admin)?_(?:value|flag)\[(?P<name>[^\]]+)\]\s*=\s*(?P<value>.*?)\s*$")
 _KEEP_OPTIONS = ("-y", "--fpm-config", "-c", "--php-ini", "-d")
 _CLI = script("php-ini.php")  # the CLI's settings named as arguments, as JSON
+_CFG = script("php-cfg.php")  # the settings the ini files given to it set, as JSON
 
 
 def fpm_unit(t: Target, service: str | None) -> str:
-    value = service or t.var("php_fpm_service")
-    if not value:
-        raise InvalidInput(f"{t.name}: no php-fpm unit: pass one or set php_fpm_service")
-    return validate.unit_name(str(value))
+    """The php-fpm unit: `service`, else inventory `php_fpm_service`, else the highest
+    version installed; `ServiceNotInstalled` (naming `php_fpm_service`) when there is none."""
+    if service:
+        return validate.unit_name(str(service))
+    return php_fpm_unit(t)
+
+
+@dataclass(frozen=True, slots=True)
+class WebPhp:
+    """The unit whose processes run the web's PHP: php-fpm, or Apache with mod_php."""
+
+    unit: str
+    mod_php: ModPhp | None = None  # set when PHP runs inside Apache
+
+    @property
+    def apache(self) -> bool:
+        return self.mod_php is not None
+
+
+def web_php(t: Target, service: str | None = None) -> WebPhp:
+    """Where the web's PHP runs: `service` (a php-fpm unit, or apache2/httpd), else
+    inventory `php_fpm_service`, else the php-fpm installed, else Apache when it loads
+    mod_php. `ServiceNotInstalled` when none of them is there.
+
+    Example: `web_php(t).unit` -> `"apache2.service"` on a mod_php host.
+    """
+    if service or t.var("php_fpm_service"):
+        unit = fpm_unit(t, service)
+        if unit not in APACHE:
+            return WebPhp(unit)
+    else:
+        found = host_units(t)
+        if found.php_fpm:
+            return WebPhp(found.php_fpm)
+        if not found.apache or found.web_server is None:
+            raise ServiceNotInstalled(
+                f"{t.name}: no php-fpm unit is installed and the web server is "
+                f"{found.web_server or 'none'}, not Apache with mod_php: set php_fpm_service "
+                "in the inventory if php-fpm runs under another name")
+        unit = found.web_server
+    module = mod_php(t.conn, unit)
+    if module is None:
+        raise ServiceNotInstalled(
+            f"{t.name}: {unit} loads no mod_php (no `LoadModule php_module` enabled) and no "
+            "php-fpm unit is installed: set php_fpm_service if php-fpm runs under another name")
+    return WebPhp(unit, module)
 
 
 def ini_names(names: Iterable[str]) -> tuple[str, ...]:
@@ -197,16 +234,28 @@ def amount(name: str, value: str | None) -> float:
 
 def php_settings(t: Target, names: Iterable[str] = SETTINGS, *, service: str | None = None,
                  pool: str | None = None, at_least: Mapping[str, str] | None = None) -> Result:
-    """A fact: PHP settings as FPM (per pool) and the CLI (artisan, workers) see them.
+    """A fact: PHP settings as the web's PHP (FPM per pool, or mod_php) and the CLI see them.
 
-    `data["fpm"]` is for `pool` (inventory `php_fpm_pool`, default www or the first),
-    `data["fpm_pools"]` for every pool, `data["cli"]` for the CLI. With `at_least`
-    (`{"upload_max_filesize": "64M"}`) it fails when FPM's value is lower.
+    Where the web's PHP runs is discovered (`web_php`; `service` or inventory
+    `php_fpm_service` name it). FPM: `data["fpm"]` is for `pool` (inventory
+    `php_fpm_pool`, default www or the first), `data["fpm_pools"]` for every pool.
+    mod_php (Apache, no php-fpm): `data["apache"]`, read from what the module loads: its
+    php.ini and conf.d (Debian: /etc/php/8.2/apache2/php.ini and conf.d, from the enabled
+    `LoadModule php_module .../libphp8.2.so`) through the CLI binary of the same version
+    given those files (`PHP_INI_SCAN_DIR=... php8.2 -c .../php.ini`, each value as the
+    last of the files it loaded sets it, not the CLI's own overrides such as
+    max_execution_time=0), with the `php_value` / `php_admin_value` lines of the enabled
+    server and vhost configuration on top (.htaccess files are not read).
+    `data["web"]` is either one, `data["cli"]` the CLI's own. With `at_least`
+    (`{"upload_max_filesize": "64M"}`) it fails when the web's value is lower.
     Example: `php_settings(t, at_least={"memory_limit": "256M"})`.
     """
     chosen = ini_names(names)
     floors = {ini_names([k])[0]: str(v) for k, v in (at_least or {}).items()}
-    unit = fpm_unit(t, service)
+    runtime = web_php(t, service)
+    if runtime.mod_php is not None:
+        return _mod_php_settings(t, runtime.unit, runtime.mod_php, chosen, floors)
+    unit = runtime.unit
     name = "php_settings"
     fpm = fpm_argv(t.conn.run(["systemctl", "show", "-p", "ExecStart", unit]).stdout)
     info = t.conn.run([*fpm, "-i"], check=False)
@@ -223,13 +272,45 @@ def php_settings(t: Target, names: Iterable[str] = SETTINGS, *, service: str | N
     cli = json.loads(t.conn.run(["php", "-r", _CLI, "--", *chosen]).stdout or "{}")
     data = {"fpm": {n: pools[wanted][n] for n in chosen}, "fpm_pool": wanted,
             "fpm_pools": pools, "fpm_ini": {n: ini[n] for n in chosen}, "cli": cli,
-            "fpm_binary": fpm[0]}
+            "fpm_binary": fpm[0], "web": {n: pools[wanted][n] for n in chosen}, "sapi": "fpm",
+            "unit": unit}
     summary = "; ".join(f"{n} fpm={pools[wanted][n]} cli={cli.get(n)}" for n in chosen)
     low = [f"{n}={pools[wanted][n]} < {v}" for n, v in floors.items()
            if not amount(n, pools[wanted][n]) >= amount(n, v)]
     if low:
         return t.result(name, Status.FAILED, f"FPM pool {wanted}: {', '.join(low)}", data=data)
     return t.result(name, Status.OK, summary, data=data)
+
+
+def _mod_php_settings(t: Target, unit: str, module: ModPhp, chosen: tuple[str, ...],
+                      floors: Mapping[str, str]) -> Result:
+    """php_settings for PHP inside Apache (see its docstring)."""
+    name = "php_settings"
+    wanted = list(dict.fromkeys([*chosen, *floors]))
+    res = t.conn.run(["env", f"PHP_INI_SCAN_DIR={module.scan_dir}", module.cli, "-c", module.ini,
+                      "-r", _CFG, "--", *wanted], check=False)
+    try:
+        ini: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1]) if res.succeeded \
+            else {}
+    except (ValueError, IndexError):
+        ini = {}
+    if not ini:
+        return t.result(name, Status.FAILED,
+                        f"cannot read mod_php's settings with `{module.cli} -c {module.ini}`",
+                        evidence=res.tail())
+    overrides = php_overrides(t.conn, unit)
+    values = {n: overrides.get(n, ini.get(n)) for n in wanted}
+    cli = json.loads(t.conn.run(["php", "-r", _CLI, "--", *chosen]).stdout or "{}")
+    data = {"sapi": "apache2handler", "unit": unit, "apache": {n: values[n] for n in chosen},
+            "apache_ini": {n: ini.get(n) for n in chosen}, "php_ini": module.ini,
+            "apache_overrides": {n: v for n, v in overrides.items() if n in wanted},
+            "web": {n: values[n] for n in chosen}, "cli": cli, "module": module.module}
+    summary = "; ".join(f"{n} apache={values[n]} cli={cli.get(n)}" for n in chosen)
+    low = [f"{n}={values[n]} < {v}" for n, v in floors.items()
+           if not amount(n, values[n]) >= amount(n, v)]
+    if low:
+        return t.result(name, Status.FAILED, f"mod_php in {unit}: {', '.join(low)}", data=data)
+    return t.result(name, Status.OK, f"mod_php in {unit}: {summary}", data=data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,14 +328,22 @@ def fpm_workers(t: Target, unit: str) -> Workers:
 
 
 def opcache_reset(t: Target, *, service: str | None = None, verify_timeout: float = 15.0) -> Result:
-    """Leave php-fpm's opcache empty once in this run: reload the unit (USR2).
+    """Leave the web's opcache empty once in this run: reload the unit whose memory holds it.
 
-    Not repeated when this run already reloaded or (re)started php-fpm. Verified:
-    active, and none of the workers from before the reload is left.
+    php-fpm (`service`, inventory `php_fpm_service`, else the one installed): `systemctl
+    reload` (USR2). Apache with mod_php (no php-fpm installed, or `service="apache2"`):
+    the opcache lives in Apache's processes, so `apachectl configtest` first (a broken
+    configuration is refused: nothing reloaded), then a graceful `systemctl reload`.
+    Not repeated when this run already reloaded or (re)started the unit. Verified:
+    active, and none of the workers (children) from before the reload is left.
     Example: `opcache_reset(t)` after a release switch.
     """
+    if t.host.connection == "kubernetes":  # a pod has no systemd: USR2 to its php-fpm master
+        from remediations.laravel.fpm_process import opcache_reset_in_process
+        return opcache_reset_in_process(t, verify_timeout=verify_timeout)
     verify_timeout = validate.seconds(verify_timeout, "verify_timeout")
-    unit = fpm_unit(t, service)
+    runtime = web_php(t, service)
+    unit = runtime.unit
     name = "opcache_reset"
     state = unit_state(t.conn, unit)
     if not state.exists:
@@ -269,9 +358,25 @@ def opcache_reset(t: Target, *, service: str | None = None, verify_timeout: floa
     elif markers.done(t.conn, t.run, key):
         why, steps = f"{unit} already reloaded by this run", []
     else:
-        why, steps = "", [Step(["systemctl", "reload", unit], "reset the opcache"),
+        how = "graceful reload: new children, new opcache" if runtime.apache else \
+            "reset the opcache"
+        why, steps = "", [Step(["systemctl", "reload", unit], how),
                           markers.mark_step(t.run, key)]
+    data: dict[str, Any] = {"unit": unit, "sapi": "apache2handler" if runtime.apache else "fpm"}
+    tested: tuple[str, ...] = ()
+    test = default_config_test(unit) if runtime.apache and steps else None
+    if test:
+        # Read-only, so it runs in check mode too: check mode then says whether it would work.
+        res = t.conn.run(test, check=False, timeout=60)
+        tested = (res.command,)
+        data["config_test"] = res.command
+        if res.failed:
+            return t.result(name, Status.FAILED,
+                            f"config test `{res.command}` failed: {unit} not reloaded, its "
+                            "opcache not reset; it keeps running its current configuration",
+                            commands=tested, evidence=res.tail(30), data=data)
     before = fpm_workers(t, unit) if steps else Workers(state.main_pid, frozenset())
+    kind = "children" if runtime.apache else "workers"
 
     def verify() -> Verification:
         deadline = time.monotonic() + verify_timeout
@@ -279,23 +384,32 @@ def opcache_reset(t: Target, *, service: str | None = None, verify_timeout: floa
             after = fpm_workers(t, unit)
             left = before.pids & after.pids
             if after.main_pid and not left:
-                return Verification(True, f"workers replaced ({len(before.pids)} -> "
-                                    f"{len(after.pids)}), master {after.main_pid}",
+                return Verification(True, f"{kind} replaced ({len(before.pids)} -> "
+                                    f"{len(after.pids)}), main process {after.main_pid}",
                                     data={"workers_after": sorted(after.pids)})
             if time.monotonic() > deadline:
-                return Verification(False, f"old workers still serving: {sorted(left)}"
+                return Verification(False, f"old {kind} still serving: {sorted(left)}"
                                     if after.main_pid else f"{unit} has no main process")
             time.sleep(0.3)
 
-    return apply(t, name, steps, verify=verify, ok_message=why, action=f"reload {unit}",
-                 done=f"reloaded {unit}",
-                 data={"unit": unit, "workers_before": sorted(before.pids)})
+    passed = f" (config test `{tested[0]}` passed)" if tested else ""
+    result = apply(t, name, steps, verify=verify, ok_message=why,
+                   action=f"reload {unit}{passed}", done=f"reloaded {unit}{passed}",
+                   data={**data, "workers_before": sorted(before.pids)})
+    return result.replace(commands=tested + result.commands)
+
+
+def octane_running(text: str, exit_code: int) -> bool:
+    """Whether `artisan octane:status` says the server runs ("Octane server is running.")."""
+    return exit_code == 0 and "octane server is running" in text.lower()
 
 
 def octane_reloaded(t: Target) -> Result:
     """Leave the Octane workers reloaded once in this run (`artisan octane:reload`).
 
     `skipped` when the app has no Octane (no vendor/laravel/octane): nothing to reload.
+    Refused (`failed`, nothing sent) when Octane is installed but its server does not run
+    (`octane:status`), as `runtime.app_runtime` decides: a reload would reach no worker.
     Verified with `artisan octane:status`. Example: `octane_reloaded(t)`.
     """
     app = app_checked(t)
@@ -306,12 +420,21 @@ def octane_reloaded(t: Target) -> Result:
                         "nothing to reload")
     key = f"octane_reloaded@{app}"
     done = markers.done(t.conn, t.run, key)
+    if not done:
+        status = t.conn.run(artisan_argv(t, "octane:status"), check=False)
+        if not octane_running(status.stdout, status.exit_code):
+            return t.result(name, Status.FAILED,
+                            f"Octane is installed in {app} but its server does not run "
+                            f"({status.stdout.strip() or 'octane:status said nothing'}): "
+                            "nothing to reload; start it (`artisan octane:start` under its "
+                            "process manager) or reset php-fpm's opcache instead",
+                            evidence=status.tail())
     steps = [] if done else [Step(artisan_argv(t, "octane:reload"), "reload requested"),
                              markers.mark_step(t.run, key)]
 
     def verify() -> Verification:
         res = t.conn.run(artisan_argv(t, "octane:status"), check=False)
-        running = res.succeeded and "is running" in res.stdout
+        running = octane_running(res.stdout, res.exit_code)
         return Verification(running, res.stdout.strip() or "octane:status said nothing",
                             "" if running else res.tail())
 

@@ -33,7 +33,7 @@ from remediations.core.errors import (
 )
 from remediations.core.redact import Redactor
 from remediations.core.result import Result, Status
-from remediations.run import locks, unknown
+from remediations.run import app_service, locks, unknown
 from remediations.run.interrupt import Interrupt
 from remediations.run.report import Event, Report
 from remediations.run.target import RunContext, Target
@@ -368,7 +368,10 @@ def _run_host(remediation: Remediation, host: Host, ctx: RunContext, opts: RunOp
         if locked and not folded:
             _acquire(bounded, ctx, opts.lock_stale_after)
         try:
-            result = remediation(target)
+            # The app's state is changed where the app runs: in the app service's containers
+            # on a compose host (run.app_service), in every pod of a Deployment for state
+            # that lives in each pod (run.per_pod), or refused.
+            result = app_service.call(remediation, target, label)
         finally:
             if locked:
                 _release_quietly(reach, ctx)

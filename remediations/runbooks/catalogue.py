@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from remediations.core import validate
 from remediations.core.result import Result
 from remediations.run.target import Target
-from remediations.runbooks.steps import RunbookStep, run_steps
+from remediations.runbooks.steps import RunbookStep, StepFn, run_steps
+
+if TYPE_CHECKING:
+    from remediations.host.units import HostUnits
 
 Runbook = Callable[..., Result]
 RETRIES = 10  # health retries, one second apart, after a repair
@@ -25,35 +29,68 @@ def _health(t: Target) -> Result:
     return http_ok(t, retries=RETRIES)
 
 
-def _fpm(t: Target) -> str:
-    """The php-fpm unit without `.service`, as step labels show it."""
-    from remediations.host.systemd import php_fpm_unit
+def _label(unit: str) -> str:
+    """A unit as step labels show it: without `.service`."""
+    return unit.removesuffix(".service")
 
-    return php_fpm_unit(t).removesuffix(".service")
+
+def _php_runtime(t: Target) -> str:
+    """The unit running the web's PHP: php-fpm, else Apache (mod_php); discovered."""
+    from remediations.host.units import ServiceNotInstalled, host_units
+
+    unit = host_units(t).php_runtime
+    if unit is None:
+        raise ServiceNotInstalled(f"{t.name}: no php-fpm unit is installed and the web server "
+                                  "is not Apache (mod_php): set php_fpm_service in the inventory "
+                                  "if php-fpm runs under another name")
+    return unit
+
+
+def _octane_steps(t: Target) -> list[RunbookStep]:
+    """`octane reloaded`, where an Octane server runs for the app (asked once, up front,
+    so a host without Octane shows no step rather than a skipped one)."""
+    from remediations.laravel.php import octane_reloaded
+    from remediations.laravel.runtime import octane_runs
+
+    return [RunbookStep("octane reloaded", octane_reloaded)] if octane_runs(t) else []
 
 
 def app_unresponsive(t: Target) -> Result:
-    """The app answers again: php-fpm, nginx, redis and the workers running; /up healthy."""
+    """The app answers again: web server, php-fpm, redis, workers running (Octane reloaded); /up healthy.
+
+    The units are discovered (`host_units`): nginx or Apache, php-fpm where installed (a
+    mod_php host has none, and that is no failure), redis-server or redis, supervisor's
+    workers where supervisor is installed; Octane reloaded where it runs.
+    """
     from remediations.host.supervisor import programs_running
     from remediations.host.systemd import service_running, services_status
+    from remediations.host.units import required
 
-    fpm = _fpm(t)
+    web = required(t, "web_server")
+    found = _host_units(t)
+    units = [u for u in (found.php_fpm, web, found.redis) if u]
     return run_steps(t, "app-unresponsive", [
         RunbookStep("services status", services_status, fact=True),
-        RunbookStep(f"{fpm} running", partial(service_running, unit=fpm)),
-        RunbookStep("nginx running", partial(service_running, unit="nginx")),
-        RunbookStep("redis running", partial(service_running, unit="redis-server")),
-        RunbookStep("workers running", programs_running, stop_on_failure=False),
+        *(RunbookStep(f"{_label(u)} running", partial(service_running, unit=u)) for u in units),
+        *([RunbookStep("workers running", programs_running, stop_on_failure=False)]
+          if found.supervisor else []),
+        *_octane_steps(t),
     ], verify=_health)
 
 
+def _host_units(t: Target) -> HostUnits:
+    from remediations.host.units import host_units
+
+    return host_units(t)
+
+
 def slow_response(t: Target, *, stop_queries_older_than: float | None = None) -> Result:
-    """Fresh php-fpm workers and rebuilt caches, long queries seen (and stopped if asked); /up healthy."""
+    """Fresh PHP workers (php-fpm, or Apache with mod_php) and rebuilt caches, long queries seen (and stopped if asked); /up healthy."""
     from remediations.host.systemd import service_running, services_status
     from remediations.laravel.app import caches_rebuilt
 
     database = _database_steps(stop_queries_older_than)  # checks its input before any contact
-    fpm = _fpm(t)
+    fpm = _label(_php_runtime(t))
     return run_steps(t, "slow-response", [
         RunbookStep("services status", services_status, fact=True),
         *database,
@@ -100,16 +137,26 @@ def queue_backlog(t: Target, *, queue: str = "default", drain_timeout: float = 1
 
 
 def redis_down(t: Target) -> Result:
-    """Redis running and answering PONG; workers restarted so they reconnect."""
+    """Redis running and answering PONG; workers restarted so they reconnect.
+
+    While redis is down the scheduler is paused (its ticks would fail, or start redis
+    half-way through the repair); once redis answers PONG, the scheduler this run paused
+    is resumed, and no pause of someone else's.
+    """
     from remediations.host.redis import redis_pong
     from remediations.host.supervisor import workers_restarted
     from remediations.host.systemd import service_running
+    from remediations.host.units import required
+    from remediations.laravel.scheduler import scheduler_paused, scheduler_resumed
 
     return run_steps(t, "redis-down", [
         RunbookStep("redis ping", redis_pong, fact=True),
-        RunbookStep("redis running", partial(service_running, unit="redis-server")),
-        RunbookStep("workers restarted", workers_restarted,
-                    when=lambda t, done: done[0].failed),
+        RunbookStep("scheduler paused", scheduler_paused, when=lambda t, done: done[0].failed),
+        RunbookStep("redis running", lambda t: service_running(t, unit=required(t, "redis"))),
+        RunbookStep("workers restarted", workers_restarted, when=lambda t, done: done[0].failed),
+        RunbookStep("redis answers", redis_pong, when=lambda t, done: done[0].failed),
+        # Every run, once redis answers: a run resumed after a crash puts back what it paused.
+        RunbookStep("scheduler resumed", partial(scheduler_resumed, this_run=True)),
     ], verify=redis_pong)
 
 
@@ -165,38 +212,50 @@ def disk_full(t: Target, *, max_percent: float = 80, keep_lines: int = 1000,
 
 
 def memory_exhaustion(t: Target) -> Result:
-    """php-fpm restarted (its workers' memory returned); /up healthy."""
+    """The PHP runtime restarted (php-fpm, or Apache with mod_php: its workers' memory
+    returned), Octane reloaded where it runs; /up healthy."""
     from remediations.host.systemd import service_running
 
-    fpm = _fpm(t)
+    php = _php_runtime(t)
     return run_steps(t, "memory-exhaustion", [
-        RunbookStep(f"{fpm} restarted", partial(service_running, unit=fpm, restart=True)),
+        RunbookStep(f"{_label(php)} restarted", partial(service_running, unit=php, restart=True)),
+        *_octane_steps(t),
     ], verify=_health)
 
 
 def rate_limit_breach(t: Target, *, ip: str, key_pattern: str | None = None) -> Result:
-    """`ip` denied by nginx and the rate-limit keys it left in Redis deleted; /up healthy.
+    """`ip` denied by the web server and the rate limits it holds cleared; /up healthy.
 
-    Which keys are rate-limit keys is the application's convention: inventory
-    `rate_limit_key_pattern` (default `*throttle*`) in `rate_limit_redis_db` (default 0).
+    By default the app itself finds the address's entries (`rate_limits_cleared`: the
+    throttle keys Laravel writes in its cache store, hashed, and their `:timer`). An app
+    with its own convention names it instead: `key_pattern` or inventory
+    `rate_limit_key_pattern`, a redis glob in `rate_limit_redis_db` (default 0).
     """
-    from remediations.host.nginx import ip_blocked
-    from remediations.host.redis import redis_keys_deleted
+    from remediations.host.blocklist import ip_blocked
 
-    pattern = key_pattern or t.var("rate_limit_key_pattern", "*throttle*")
-    db = t.var("rate_limit_redis_db")
+    pattern = key_pattern or t.var("rate_limit_key_pattern")
     return run_steps(t, "rate-limit-breach", [
         RunbookStep(f"{ip} blocked", partial(ip_blocked, address=ip)),
-        RunbookStep("rate-limit keys deleted",
-                    partial(redis_keys_deleted, pattern=pattern,
-                            db=None if db is None else int(db))),
+        RunbookStep("rate-limit keys deleted", _limits_cleared(t, ip, pattern)),
     ], verify=_health)
 
 
+def _limits_cleared(t: Target, ip: str, pattern: str | None) -> StepFn:
+    """The address's rate limits found by the app, or the keys matching the user's pattern."""
+    if not pattern:
+        from remediations.laravel.throttle import rate_limits_cleared
+
+        return partial(rate_limits_cleared, ip=ip)
+    from remediations.host.redis import redis_keys_deleted
+
+    db = t.var("rate_limit_redis_db")
+    return partial(redis_keys_deleted, pattern=pattern, db=None if db is None else int(db))
+
+
 def security_contain(t: Target, *, ip: str) -> Result:
-    """`ip` denied by nginx and the logs preserved in an incident archive; /up healthy."""
+    """`ip` denied by the web server (nginx or Apache) and the logs preserved in an incident archive; /up healthy."""
+    from remediations.host.blocklist import ip_blocked
     from remediations.host.evidence import evidence_preserved
-    from remediations.host.nginx import ip_blocked
 
     return run_steps(t, "security-contain", [
         RunbookStep("evidence preserved", evidence_preserved),

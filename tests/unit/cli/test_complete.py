@@ -44,6 +44,17 @@ TASKS: dict[str, tuple[str, list[str] | None]] = {
     "services_status": ("status", []),
     "ip_blocked": ("block-ip", ["203.0.113.7"]),
     "ip_unblocked": ("unblock-ip", ["203.0.113.7"]),
+    "rate_limits_cleared": ("clear-rate-limits", ["203.0.113.7"]),
+    "horizon_status": ("horizon-status", []),
+    "horizon_paused": ("horizon-pause", []),
+    "horizon_continued": ("horizon-continue", []),
+    "horizon_terminated": ("horizon-terminate", []),
+    "queue_worker_processes_job": ("queue-smoke", []),
+    "failed_jobs_listed": ("queue-failed", []),
+    "scheduler_status": ("scheduler-status", []),
+    "env_setting_temporary": ("env-set", ["--name", "APP_DEBUG", "--value", "true"]),
+    "env_settings_reverted": ("env-revert", []),
+    "compose_service_scaled": ("compose-scale", ["--service", "worker", "--replicas", "2"]),
     "caches_cleared": ("clear-caches", []),
     "caches_rebuilt": ("rebuild-caches", []),
     "opcache_reset": ("reset-opcache", []),
@@ -100,11 +111,16 @@ TASKS: dict[str, tuple[str, list[str] | None]] = {
     "compose_at_release": ("rollback", None),
     "deployment_at_release": ("rollback", None),
     "release_current": ("rollback", None),
+    "git_at_release": ("rollback", None),
 }
 
 NOT_TASKS = {
     "apply": "the contract every remediation is built on (inspect, decide, act, verify)",
     "run_steps": "composes runbooks; each runbook is reachable as `runbook NAME`",
+    "proxy_ip_blocked": "reached by block-ip on a compose host with proxy_service",
+    "proxy_ip_unblocked": "reached by unblock-ip on a compose host with proxy_service",
+    "hosts_triggering_same_app": "a check over scheduler_status results across hosts; "
+                                 "scheduler-status prints it",
 }
 
 # Tasks with --yes, and an invocation each that must be refused without it.
@@ -128,6 +144,8 @@ DESTRUCTIVE: dict[str, list[str]] = {
     "runbook db-connection": ["runbook", "db-connection", "--allow-database-restart"],
     "runbook slow-response": ["runbook", "slow-response", "--stop-queries-older-than", "300"],
     "stop-long-queries": ["stop-long-queries", "--older-than", "300"],
+    "compose-scale": ["compose-scale", "--service", "db", "--replicas", "0",
+                      "--allow-database-restart"],
     "migrate-rollback": ["migrate-rollback", "--steps", "1"],
 }
 
@@ -191,8 +209,9 @@ def in_process(*argv: str) -> int:
 
 
 def unwrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
+    """The remediation a task runs: through partials and `functools.wraps` wrappers."""
+    while isinstance(fn, functools.partial) or hasattr(fn, "__wrapped__"):
+        fn = fn.func if isinstance(fn, functools.partial) else fn.__wrapped__
     return fn
 
 

@@ -87,6 +87,9 @@ BASE: dict[str, dict[str, str]] = {
     "unlock": {"run_id": "20261206T101500Z-3f9a1c"},
     "stop-long-queries": {"older_than": "300"},
     "migrate-rollback": {"steps": "1"},
+    "clear-rate-limits": {"address": "203.0.113.7"},
+    "compose-scale": {"service": "worker", "replicas": "2"},
+    "env-set": {"name": "APP_DEBUG", "value": "true"},
 }
 # (task, fuzzed option): the BASE option left out, as it excludes the fuzzed one; and a valid
 # value of the fuzzed option, that makes the task run without it.
@@ -113,6 +116,7 @@ FREE: dict[str, str] = {
     "delete-redis-keys:key": "any printable redis key: one argument after the command word",
     "delete-redis-keys:pattern": "any printable redis glob: one argument after the command word",
     "remove-old-files:pattern": "any `find -name` glob without '/': one argument",
+    "env-set:value": "any one-line value: the host's helper writes it quoted into .env, no shell",
 }
 
 # -- the hosts that would record a contact --------------------------------------------------

@@ -134,6 +134,21 @@ def _memory(t: Target, kw: dict[str, Any]) -> Any:
 
 # name: (target kind, call with the numeric arguments valid unless overridden by `kw`)
 CASES: dict[str, tuple[str, Call]] = {
+    "git_at_release": ("host", lambda t, kw: _r("git_at_release")(
+        t, "v1.2.2", **{"health_timeout": 30.0, **kw})),
+    "compose_service_scaled": ("docker", lambda t, kw: _r("compose_service_scaled")(
+        t, "worker", **{"replicas": 2, "timeout": 60.0, **kw})),
+    "env_setting_temporary": ("host", lambda t, kw: _r("env_setting_temporary")(
+        t, name="APP_DEBUG", value="true", **{"minutes": 15.0, **kw})),
+    "failed_jobs_listed": ("host", lambda t, kw: _r("failed_jobs_listed")(t, **{"limit": 50, **kw})),
+    "horizon_continued": ("host", lambda t, kw: _r("horizon_continued")(t, **{"timeout": 30.0, **kw})),
+    "horizon_paused": ("host", lambda t, kw: _r("horizon_paused")(t, **{"timeout": 30.0, **kw})),
+    "horizon_terminated": ("host", lambda t, kw: _r("horizon_terminated")(
+        t, **{"timeout": 90.0, **kw})),
+    "queue_restart_verified": ("host", lambda t, kw: _r("queue_restart_verified")(
+        t.conn, [], **{"timeout": 5.0, "interval": 1.0, **kw})),
+    "queue_worker_processes_job": ("host", lambda t, kw: _r("queue_worker_processes_job")(
+        t, **{"timeout": 60.0, **kw})),
     "Cluster": ("none", lambda t, kw: Cluster(None, None, deployment="web",
                                               **{"connect_timeout": 5.0, **kw})),
     "connect": ("none", lambda t, kw: _r("connect")(t.host, **{"timeout": 30.0, **kw})),
