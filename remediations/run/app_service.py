@@ -170,15 +170,7 @@ def refusal(service: str, found: Sequence[ServiceContainer],
 def merged(t: Target, label: str, service: str, results: dict[str, Result], *,
            total: int) -> Result:
     """One result for the host from each container's result."""
-    statuses = [r.status for r in results.values()]
-    if any(s.is_failure for s in statuses):
-        status = Status.FAILED
-    elif Status.CHANGED in statuses:
-        status = Status.CHANGED
-    elif statuses and all(s is Status.SKIPPED for s in statuses):
-        status = Status.SKIPPED
-    else:
-        status = Status.OK
+    status = per_pod.merged_status([r.status for r in results.values()])
     names = ", ".join(results)
     messages = {r.message for r in results.values()}
     if len(results) > 1 and len(messages) == 1:

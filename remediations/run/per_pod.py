@@ -136,17 +136,21 @@ def changed_set(plan: PodSet, now: PodSet, done: Sequence[str]) -> str:
             f"({'; '.join(parts)}); {did}: run again once the rollout settles")
 
 
+def merged_status(statuses: Sequence[Status], *, stopped: bool = False) -> Status:
+    """The status of one remediation done in several places (pods, containers): failed if
+    any failed (or the walk stopped), changed if any changed, skipped if all were, else ok."""
+    if stopped or any(s.is_failure for s in statuses):
+        return Status.FAILED
+    if Status.CHANGED in statuses:
+        return Status.CHANGED
+    if statuses and all(s is Status.SKIPPED for s in statuses):
+        return Status.SKIPPED
+    return Status.OK
+
+
 def merged(t: Target, label: str, results: dict[str, Result], stopped: str = "") -> Result:
     """One result for the Deployment from each pod's result."""
-    statuses = [r.status for r in results.values()]
-    if stopped or any(s.is_failure for s in statuses):
-        status = Status.FAILED
-    elif Status.CHANGED in statuses:
-        status = Status.CHANGED
-    elif statuses and all(s is Status.SKIPPED for s in statuses):
-        status = Status.SKIPPED
-    else:
-        status = Status.OK
+    status = merged_status([r.status for r in results.values()], stopped=bool(stopped))
     messages = {r.message for r in results.values()}
     if len(messages) == 1 and len(results) > 1:
         (message,) = messages
