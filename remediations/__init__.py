@@ -12,6 +12,8 @@ Names are imported lazily so the command line starts fast.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -456,3 +458,23 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """This package, keeping its exported names when a subpackage of the same name loads.
+
+    Importing `remediations.run.markers` makes Python set `remediations.run` to the
+    subpackage, which would hide the exported function `run` (the runner) from
+    `from remediations import run`. The subpackage stays reachable as a module
+    (`sys.modules["remediations.run"]`, `from remediations.run import ...`).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name, "").rpartition(".")[0] \
+                and value.__name__ == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+

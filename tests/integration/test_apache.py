@@ -141,8 +141,9 @@ def test_reload_refuses_a_broken_configuration_then_reloads_once_fixed(
     assert first["commands"] == checked["commands"]
     assert first["commands"][:2] == ["apache2ctl configtest", f"systemctl reload {UNIT}"]
     assert host.file(f"{MARKERS}/{rid}/reload-{UNIT}").exists
-    main, children = apache_pids()
-    assert main == before[0] and not children & before[1]  # graceful: same parent, new children
+    # graceful: the same parent; the old children leave as they finish (a busy one later)
+    assert settles(lambda: int(not apache_pids()[1] & before[1]), 1) == 1
+    assert apache_pids()[0] == before[0]
     assert graceful_restarts() == reloads + 1 and settles(http_status, 200) == 200
     again = task(cli, "reload", "--service", "apache2", run_id=rid)
     assert again["status"] == "ok" and again["commands"] == []

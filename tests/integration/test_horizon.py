@@ -4,6 +4,7 @@ lab's Horizon stand-in), and what runs the app on each lab host (no Octane anywh
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,9 +24,15 @@ def task(cli: Any, *args: str, limit: str = "apache1") -> dict[str, Any]:
     return res.by_host()[limit]  # type: ignore[no-any-return]
 
 
-def master_pid(host: Any) -> int:
-    out = host.check_output("supervisorctl status horizon")
-    m = re.search(r"RUNNING\s+pid (\d+)", out)
+def master_pid(host: Any, timeout: float = 15.0) -> int:
+    """The master's pid once supervisor says RUNNING (STARTING for its first second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = host.check_output("supervisorctl status horizon")
+        m = re.search(r"RUNNING\s+pid (\d+)", out)
+        if m or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
     assert m, out
     return int(m.group(1))
 
