@@ -64,6 +64,17 @@ def ip_address(value: str) -> str:
         raise InvalidInput(f"not a valid IP address: {value!r}") from exc
 
 
+def same_address(written: str, address: str) -> bool:
+    """Whether an address or network written in a config names `address` (normalised, as
+    `ip_or_cidr` gives it): `10.0.0.0/8` and `10.0.0.0/08` alike."""
+    try:
+        norm = (str(ipaddress.ip_network(written, strict=False)) if "/" in written
+                else str(ipaddress.ip_address(written)))
+    except ValueError:
+        return written == address
+    return norm == address
+
+
 def path_inside(path: str, root: str) -> str:
     """An absolute path that stays inside `root` once normalised."""
     if not isinstance(path, str) or "\0" in path or not path:

@@ -14,7 +14,6 @@ test puts the previous file back, so Apache keeps its last good configuration.
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 import re
 from collections.abc import Callable
@@ -90,16 +89,6 @@ def layout(t: Target, unit: str) -> Layout:
 
 # -- the blocklist, as text -----------------------------------------------------------------
 
-def _same(written: str, address: str) -> bool:
-    """Whether an `-R` argument names `address` (`10.0.0.0/8` and `10.0.0.0/08` alike)."""
-    try:
-        norm = (str(ipaddress.ip_network(written, strict=False)) if "/" in written
-                else str(ipaddress.ip_address(written)))
-    except ValueError:
-        return written == address
-    return norm == address
-
-
 def section(address: str) -> list[str]:
     return [f"<If \"-R '{address}'\">", "    Require all denied", "</If>"]
 
@@ -133,7 +122,7 @@ def _without(lines: list[str], drop: list[tuple[int, int, str]]) -> list[str]:
 def render_blocked(before: str | None, address: str) -> str:
     """The file with exactly one section for `address` (unchanged when it has one)."""
     lines = (before or "").splitlines()
-    hits = [s for s in _sections(lines) if _same(s[2], address)]
+    hits = [s for s in _sections(lines) if validate.same_address(s[2], address)]
     if before is not None and len(hits) == 1:
         return before
     if hits:
@@ -146,7 +135,7 @@ def render_unblocked(before: str | None, address: str) -> str | None:
     if before is None:
         return None
     lines = before.splitlines()
-    hits = [s for s in _sections(lines) if _same(s[2], address)]
+    hits = [s for s in _sections(lines) if validate.same_address(s[2], address)]
     return before if not hits else _with_header(_without(lines, hits))
 
 
@@ -230,7 +219,7 @@ def _restore(conn: Connection, where: Layout, before: str | None, *, enabled_now
 
 def _verify(conn: Connection, where: Layout, address: str, *, blocking: bool, running: bool,
             url: str) -> Verification:
-    found = [a for a in denied(files.read_text(conn, where.blocklist)) if _same(a, address)]
+    found = [a for a in denied(files.read_text(conn, where.blocklist)) if validate.same_address(a, address)]
     if len(found) != (1 if blocking else 0):
         return Verification(False, f"{where.blocklist} has {len(found)} sections for {address}")
     if where.enabled is not None and blocking and conn.run(

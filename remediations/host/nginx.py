@@ -8,7 +8,6 @@ a failing test puts the previous file back, so nginx keeps its last good configu
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 
@@ -43,16 +42,6 @@ def blocklist_path(t: Target) -> str:
     return path
 
 
-def _same(written: str, address: str) -> bool:
-    """Whether a `deny` argument names `address` (`10.0.0.0/8` and `10.0.0.0/08` alike)."""
-    try:
-        norm = (str(ipaddress.ip_network(written, strict=False)) if "/" in written
-                else str(ipaddress.ip_address(written)))
-    except ValueError:
-        return written == address
-    return norm == address
-
-
 def denied(text: str | None) -> list[str]:
     """The arguments of every `deny` line, in file order."""
     return [m.group(1) for line in (text or "").splitlines() if (m := _DENY.match(line))]
@@ -61,7 +50,7 @@ def denied(text: str | None) -> list[str]:
 def render_blocked(before: str | None, address: str) -> str:
     """The file with exactly one `deny address;` line (unchanged when it already has one)."""
     lines = (before or "").splitlines()
-    hits = [i for i, line in enumerate(lines) if (m := _DENY.match(line)) and _same(m.group(1), address)]
+    hits = [i for i, line in enumerate(lines) if (m := _DENY.match(line)) and validate.same_address(m.group(1), address)]
     if before is not None and len(hits) == 1:
         return before
     if hits:
@@ -77,7 +66,7 @@ def render_unblocked(before: str | None, address: str) -> str | None:
     if before is None:
         return None
     lines = before.splitlines()
-    kept = [line for line in lines if not ((m := _DENY.match(line)) and _same(m.group(1), address))]
+    kept = [line for line in lines if not ((m := _DENY.match(line)) and validate.same_address(m.group(1), address))]
     return before if len(kept) == len(lines) else _with_header(kept)
 
 
@@ -150,7 +139,7 @@ def _restore(conn: Connection, path: str, before: str | None) -> str:
 
 def _verify(conn: Connection, path: str, address: str, *, blocking: bool, running: bool,
             url: str) -> Verification:
-    lines = [d for d in denied(files.read_text(conn, path)) if _same(d, address)]
+    lines = [d for d in denied(files.read_text(conn, path)) if validate.same_address(d, address)]
     if len(lines) != (1 if blocking else 0):
         return Verification(False, f"{path} has {len(lines)} deny lines for {address}")
     if not running:

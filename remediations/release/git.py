@@ -48,6 +48,7 @@ from remediations.release.switching import (
     marker_key,
     marker_name,
     readable,
+    switch_words,
 )
 from remediations.run import markers
 from remediations.run.contract import Verification, apply
@@ -255,13 +256,10 @@ def git_at_release(t: Target, release: str, *, maintenance: bool = False,
     steps, entry = plan_steps(t, facts, plan, hooks, reason=reason, when=datetime.now(UTC))
     data.update(hooks=hooks_table(plan.names, plan.done), history=entry)
     lock = " (composer.lock changed: composer install)" if plan.composer else ""
-    if plan.fresh:
-        moved = f"{facts.app} from {plan.from_release or 'nothing'} to {release}{lock}"
-        action, did = f"check out {moved}", f"checked out {moved}"
-    else:
-        rest = (f"the switch to {release} of run {t.run.run_id}: {', '.join(plan.todo)} "
-                f"(done before: {', '.join(plan.done)})")
-        action, did = f"resume {rest}", f"resumed {rest}"
+    action, did = switch_words(
+        t, release, fresh=plan.fresh, todo=plan.todo, done=plan.done,
+        verb=("check out", "checked out"),
+        moved=f"{facts.app} from {plan.from_release or 'nothing'} to {release}{lock}")
     after: list[GitFacts] = []
 
     def on_failure() -> str:

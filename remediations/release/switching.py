@@ -111,3 +111,15 @@ def checked_reason(value: object) -> str:
             or any(ord(c) < 32 for c in value):
         raise InvalidInput(f"reason must be one line of 1-{REASON_MAX} characters: {value!r}")
     return value.strip()
+
+
+def switch_words(t: Target, release: str, *, fresh: bool, todo: Sequence[str],
+                 done: Sequence[str], verb: tuple[str, str], moved: str) -> tuple[str, str]:
+    """What a switch will do and did, for its result: `verb` ("switch", "switched") of
+    `moved`, or the resumption of this run's switch to `release` (what is left, what was done)."""
+    if fresh:
+        return f"{verb[0]} {moved}", f"{verb[1]} {moved}"
+    rest = (f"the switch to {release} of run {t.run.run_id}: {', '.join(todo)} "
+            f"(done before: {', '.join(done)})")
+    return f"resume {rest}", f"resumed {rest}"
+

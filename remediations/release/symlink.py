@@ -61,6 +61,7 @@ from remediations.release.switching import (
     marker_key,
     marker_name,
     readable,
+    switch_words,
 )
 from remediations.run import markers
 from remediations.run.contract import Verification, apply
@@ -288,13 +289,9 @@ def release_current(t: Target, release: str, *, maintenance: bool = False,
     steps, entry = plan_steps(t, root, plan, owner=ins.owner, unit=unit, reason=reason,
                               when=datetime.now(UTC), hook_argvs=hooks)
     data.update(hooks=hooks_table(plan.names, plan.done), history=entry)
-    if plan.fresh:
-        moved = f"{root}/current from {plan.from_release or 'nothing'} to {release}"
-        action, did = f"switch {moved}", f"switched {moved}"
-    else:
-        rest = (f"the switch to {release} of run {t.run.run_id}: {', '.join(plan.todo)} "
-                f"(done before: {', '.join(plan.done)})")
-        action, did = f"resume {rest}", f"resumed {rest}"
+    action, did = switch_words(
+        t, release, fresh=plan.fresh, todo=plan.todo, done=plan.done, verb=("switch", "switched"),
+        moved=f"{root}/current from {plan.from_release or 'nothing'} to {release}")
     after: list[Inspection] = []
 
     def on_failure() -> str:
