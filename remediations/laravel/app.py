@@ -1,8 +1,9 @@
 """The Laravel application: its caches, the storage link and storage permissions.
 
-Facts come from the files the framework writes (`bootstrap/cache/*.php`, compiled
-views) read with `find`, and, where only the framework knows (the cache store, view
-freshness), from the PHP probe that boots the app as artisan does (`php.probe`).
+Caches are cleared on the host by one PHP process that boots the app once, reads, clears
+and reads back (`caches_on_host`). Their freshness comes from the files the framework
+writes (`bootstrap/cache/*.php`) read with `find`, and, where only the framework knows
+(view freshness), from the PHP probe that boots the app as artisan does (`php.probe`).
 Artisan as the app user, PHP-FPM settings, opcache and Octane are in `php.py` (and
 re-exported here); maintenance mode is in `maintenance.py`, the scheduler in `scheduler.py`.
 """
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediations.connections.base import Connection, sh
+from remediations.connections.base import CommandResult, Connection, HostGuard, capability, sh
+from remediations.connections.batch import run_batch
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Result, Status, Step
+from remediations.laravel import caches_on_host
+from remediations.laravel.caches_on_host import RUNTIME_KINDS, present_caches
 from remediations.laravel.php import (
     app_checked,
     app_path,
@@ -32,7 +37,7 @@ from remediations.laravel.php import (
     user_name,
 )
 from remediations.run import markers
-from remediations.run.contract import Verification, apply
+from remediations.run.contract import Probe, Verification, apply, reads_after_acting
 from remediations.run.target import Target
 
 __all__ = [  # the area's API; maintenance and the scheduler have modules of their own
@@ -43,13 +48,14 @@ __all__ = [  # the area's API; maintenance and the scheduler have modules of the
 
 CACHE_KINDS = ("cache", "config", "route", "view", "event")
 REBUILD_KINDS = ("config", "route", "view", "event")
-# Runtime caches: the running app refills them by itself (a page renders a view, code
-# calls Cache::put), so "cleared" is judged once per run, not by their being empty.
-RUNTIME_KINDS = ("cache", "view")
+# Runtime caches (RUNTIME_KINDS: cache, view): the running app refills them by itself (a
+# page renders a view, code calls Cache::put), so "cleared" is judged once per run, not by
+# their being empty.
 # config first: every later command (cache:clear above all) then runs with the
 # configuration the app will use once the caches are gone.
 _CLEAR_ORDER = ("config", "route", "event", "view", "cache")
 _BUILD_ORDER = ("config", "route", "event", "view")
+_CACHES_TIMEOUT = 300.0  # one PHP process booting the app and running up to five clears
 _CACHE_FILES = {"config": ("config.php",), "route": ("routes-v7.php", "routes.php"),
                 "event": ("events.php",)}
 _SOURCES = {"config": ("config/", ".env"), "route": ("routes/",),
@@ -71,11 +77,6 @@ class CacheFiles:
                 return path
         return None
 
-    @property
-    def compiled_views(self) -> int:
-        prefix = f"{self.app}/storage/framework/views/"
-        return sum(1 for p in self.mtimes if p.startswith(prefix) and p.endswith(".php"))
-
     def newest_source(self, kind: str) -> tuple[str, float] | None:
         """The most recently changed file `kind` derives from (PHP files, and .env)."""
         found = [(p, m) for p, m in self.mtimes.items()
@@ -89,13 +90,9 @@ def _derives(rel: str, source: str) -> bool:
     return rel == source
 
 
-def cache_files_argv(app: str, *, sources: bool = False) -> list[str]:
-    """`find` listing cache files (and with `sources`, what they derive from) with mtimes."""
-    roots = [f"{app}/bootstrap/cache"]
-    if sources:
-        roots += [f"{app}/{s}" for kind in _SOURCES.values() for s in kind]
-    else:
-        roots.append(f"{app}/storage/framework/views/")
+def cache_files_argv(app: str) -> list[str]:
+    """`find` listing cache files and what they derive from, with mtimes."""
+    roots = [f"{app}/bootstrap/cache", *(f"{app}/{s}" for kind in _SOURCES.values() for s in kind)]
     return ["find", "-L", *roots, "-type", "f", "-printf", "%T@ %p\\n"]
 
 
@@ -110,10 +107,10 @@ def parse_find_mtimes(app: str, text: str) -> CacheFiles:
     return CacheFiles(app, mtimes)
 
 
-def read_cache_files(t: Target, *, sources: bool = False) -> CacheFiles:
+def read_cache_files(t: Target) -> CacheFiles:
     app = app_path(t)
     # Missing roots (no app/Listeners) make find exit 1; what it did list is still right.
-    res = t.conn.run(cache_files_argv(app, sources=sources), check=False)
+    res = t.conn.run(cache_files_argv(app), check=False)
     return parse_find_mtimes(app, res.stdout)
 
 
@@ -123,23 +120,6 @@ def validate_kinds(kinds: Iterable[str], allowed: Sequence[str]) -> tuple[str, .
     if not chosen or bad:
         raise InvalidInput(f"cache kinds must be among {', '.join(allowed)}; got {list(chosen)}")
     return chosen
-
-
-def present_caches(files: CacheFiles, store_items: int | None,
-                   kinds: Sequence[str]) -> dict[str, str]:
-    """Which of `kinds` exist, each with what was found."""
-    found: dict[str, str] = {}
-    for kind in kinds:
-        if kind in _CACHE_FILES:
-            path = files.cache_file(kind)
-            if path:
-                found[kind] = path.removeprefix(f"{files.app}/")
-        elif kind == "view" and files.compiled_views:
-            found[kind] = f"{files.compiled_views} compiled view(s)"
-        elif kind == "cache" and store_items != 0:
-            found[kind] = ("store contents unknown" if store_items is None
-                           else f"{store_items} item(s) in the store")
-    return found
 
 
 def plan_caches_cleared(t: Target, present: Mapping[str, str],
@@ -155,47 +135,76 @@ def plan_caches_cleared(t: Target, present: Mapping[str, str],
     return steps
 
 
+def caches_argv(t: Target, kinds: Sequence[str], *, act: bool) -> list[str]:
+    """The one command that reads (and with `act`, clears) `kinds` on the host."""
+    php = as_app_user(t, caches_on_host.php_argv(app_path(t), kinds, act=act))
+    return caches_on_host.script_argv(
+        php, cache_marker=markers.path(t.run, "caches_cleared.cache"),
+        view_marker=markers.path(t.run, "caches_cleared.view"))
+
+
+def _send(t: Target, argv: list[str]) -> CommandResult:
+    """`argv` in one round trip; through the runner's lock, which it takes and drops with it."""
+    guard = capability(t.conn, HostGuard)
+    if guard is None:  # docker exec, a pod, a connection of one's own
+        return t.conn.run(argv, check=False, timeout=_CACHES_TIMEOUT)
+    ran = (guard.run_read_batch([argv], timeout=_CACHES_TIMEOUT) if t.check
+           else run_batch(t.conn, [argv], timeout=_CACHES_TIMEOUT, last=True))
+    return ran[0] if ran else CommandResult(shlex.join(argv), -1, "", "no answer from the host")
+
+
+@reads_after_acting
 def caches_cleared(t: Target, *, kinds: Iterable[str] = CACHE_KINDS) -> Result:
     """Leave the app's caches cleared: only those present are cleared, and reported.
 
     `kinds` among cache (the cache store), config, route, view, event; all five are
     what `optimize:clear` clears (its `clear-compiled` is left out: packages.php and
     services.php are rebuilt at every boot). The store and compiled views are refilled
-    by the running app, so they are cleared at most once per run.
+    by the running app, so they are cleared at most once per run. The commands reported
+    (`artisan config:clear`, ...) run on the host in ONE PHP process that boots the app
+    once, with the configuration it will have once the caches are gone, reads, clears
+    and reads back (`caches_on_host`): one round trip, lock included.
     Example: `caches_cleared(t, kinds=("config", "route"))`.
     """
     chosen = validate_kinds(kinds, CACHE_KINDS)
-    app_checked(t)
-    files = read_cache_files(t)
-    items: int | None = 0
-    if "cache" in chosen:
-        fresh = "config" in chosen and files.cache_file("config") is not None
-        items = probe(t, "store", fresh_config=fresh)["store"]["items"]
-    present = present_caches(files, items, chosen)
-    done = [k for k in RUNTIME_KINDS
-            if k in present and markers.done(t.conn, t.run, f"caches_cleared.{k}")]
+    app = app_checked(t)
+    name = "caches_cleared"
+    argv = caches_argv(t, chosen, act=not t.check)
+    res = _send(t, argv)
+    trip = caches_on_host.parse(res)
+    if trip is None:
+        return t.result(name, Status.FAILED, (
+            f"could not read the caches of {app}: the app's PHP printed no answer "
+            f"(exit {res.exit_code}); does the app boot (`php artisan about`)?"),
+            evidence=res.tail(20), data={"kinds": list(chosen)})
+    present = present_caches(trip.before, chosen)
+    done = [k for k in RUNTIME_KINDS if k in present and k in trip.skipped]
     steps = plan_caches_cleared(t, present, done)
     to_clear = [k for k in _CLEAR_ORDER if k in present and k not in done]
     data = {"present": dict(present), "cleared": [] if t.check else to_clear, "kinds": list(chosen)}
+    ran = None if t.check else caches_on_host.results(steps, to_clear, trip, res)
 
-    def verify() -> Verification:
+    def judge(answer: CommandResult) -> Verification:
         # Files are judged gone or not; the runtime caches only by their command succeeding,
         # as live traffic may refill them at once.
-        after = read_cache_files(t)
-        left = [k for k in ("config", "route", "event") if k in to_clear and after.cache_file(k)]
-        extra = {"compiled_views_after": after.compiled_views}
+        if answer.failed:
+            return Verification(False, f"the host's script exited {answer.exit_code}",
+                                answer.tail(10))
+        after = trip.after or {}
+        left = [k for k in caches_on_host.FILE_KINDS if k in to_clear and after.get(k)]
+        extra = {"compiled_views_after": after.get("view", 0)}
         if left:
             return Verification(False, f"still cached: {', '.join(left)}", "", extra)
         gone = [k for k in to_clear if k not in RUNTIME_KINDS]
-        views = f"{after.compiled_views} compiled view(s) now" if "view" in to_clear else ""
+        views = f"{extra['compiled_views_after']} compiled view(s) now" if "view" in to_clear else ""
         return Verification(True, ", ".join(filter(None, [
             f"{', '.join(gone)} gone" if gone else "", views])) or "cleared", "", extra)
 
     what = ", ".join(f"{k} ({present[k]})" for k in to_clear)
     ok_message = (f"already cleared by this run: {', '.join(done)}" if done
                   else f"no caches present ({', '.join(chosen)})")
-    return apply(t, "caches_cleared", steps, verify=verify, ok_message=ok_message,
-                 action=f"clear {what}", done=f"cleared {what}", data=data)
+    return apply(t, name, steps, verify=Probe(argv, judge), ok_message=ok_message,
+                 action=f"clear {what}", done=f"cleared {what}", data=data, ran=ran)
 
 
 def stale_caches(files: CacheFiles, views: Mapping[str, Any] | None,
@@ -230,7 +239,7 @@ def caches_rebuilt(t: Target, *, kinds: Iterable[str] = REBUILD_KINDS) -> Result
 
     def inspect() -> dict[str, str]:
         views = probe(t, "views")["views"] if "view" in chosen else None
-        return stale_caches(read_cache_files(t, sources=True), views, chosen)
+        return stale_caches(read_cache_files(t), views, chosen)
 
     stale = inspect()
     order = [k for k in _BUILD_ORDER if k in stale]

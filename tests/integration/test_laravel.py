@@ -74,7 +74,7 @@ def test_clear_caches_reports_what_existed_then_ok(cli: Any, lab_hosts: dict[str
             artisan(host, command)
     rid = f"test-{uuid.uuid4().hex[:8]}"
 
-    checked = task(cli, "clear-caches", connection=connection, check=True)
+    checked = task(cli, "clear-caches", connection=connection, check=True, run_id=rid)
     for r in checked.values():
         assert r["status"] == "changed" and r["check"]
         assert r["commands"][:5] == [art(f"{k}:clear") for k in ("config", "route", "event",
@@ -95,10 +95,25 @@ def test_clear_caches_reports_what_existed_then_ok(cli: Any, lab_hosts: dict[str
         assert host.check_output(f"find {STORAGE}/framework/views -name '*.php' | wc -l") == "0"
         assert host.check_output(f"{REDIS} DBSIZE") == "0"
         assert host.file(f"{RELEASE}/bootstrap/cache/services.php").exists  # not a cache we clear
+        assert r["commands"] == checked[name]["commands"]  # check mode was exact
+        assert host.file(f"/run/lock/remediations.runs/{rid}/caches_cleared.view").exists
 
     again = task(cli, "clear-caches", connection=connection, run_id=rid)
     assert statuses(again) == {"ok"}
     assert all(r["commands"] == [] for r in again.values())
+
+
+def test_clear_caches_fails_with_php_s_words_when_the_app_does_not_boot(
+        cli: Any, lab_hosts: dict[str, Any]) -> None:
+    host = lab_hosts["web1"]
+    broken = f"{RELEASE}/bootstrap/cache/config.php"
+    host.run(f"printf '<?php return [' > {broken}")  # a cached config PHP cannot parse
+    try:
+        r = task(cli, "clear-caches", "--kinds", "route", limit="web1")["web1"]
+    finally:
+        host.run(f"rm -f {broken}")
+    assert r["status"] == "failed" and "printed no answer" in r["message"], r
+    assert "PHP Parse error" in r["evidence"] and "config.php" in r["evidence"]
 
 
 def test_clear_only_the_kinds_asked_for(cli: Any, lab_hosts: dict[str, Any]) -> None:

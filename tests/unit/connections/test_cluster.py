@@ -204,6 +204,8 @@ class Pod:
             name = {"config": "config.php", "route": "routes-v7.php"}.get(kind)
             self.files.pop(f"/var/www/html/bootstrap/cache/{name}", None)
             return 0, "", ""
+        if argv[0] == "sh" and "remediations-cleared" in argv[2]:  # laravel-caches: one PHP
+            return self.caches(*argv[argv.index("--") + 1:])
         if argv[:2] == ("test", "-e"):
             return (0 if argv[2] in self.markers else 1), "", ""
         if argv[0] == "sh" and "mkdir" in argv[2]:
@@ -214,6 +216,22 @@ class Pod:
         if argv[0] == "sh" and "artisan queue:work" in argv[2]:  # the workers in /proc: none
             return 0, "", ""
         raise AssertionError(f"unexpected command {argv}")
+
+    def caches(self, app: str, mode: str, kinds: str) -> tuple[int, str, str]:
+        """laravel-caches.php: the cache files before, the clears (as artisan), after."""
+        names = {"config": "config.php", "route": "routes-v7.php", "event": "events.php"}
+
+        def facts() -> dict[str, Any]:
+            return {**{k: f"bootstrap/cache/{n}" if f"{app}/bootstrap/cache/{n}" in self.files
+                       else None for k, n in names.items()}, "view": 0}
+
+        before, cleared = facts(), []
+        for kind in ("config", "route", "event") if mode == "clear" else ():
+            if kind in kinds.split(",") and before[kind]:
+                self(("php", f"{app}/artisan", f"{kind}:clear"))
+                cleared.append(kind)
+        return 0, json.dumps({"before": before, "cleared": cleared, "failed": None, "skipped": [],
+                              "after": facts() if mode == "clear" else None}), ""
 
 
 def test_laravel_remediations_run_unchanged_through_pod_exec() -> None:

@@ -20,7 +20,6 @@ from remediations.laravel.app import (
     parse_find_mtimes,
     parse_offenders,
     permission_checks,
-    present_caches,
     stale_caches,
     storage_link_present,
     storage_permissions,
@@ -74,91 +73,15 @@ def test_bad_app_facts_are_refused_before_anything_runs(hostvars: dict[str, Any]
     assert conn.commands == []
 
 
-# -- caches_cleared -------------------------------------------------------------------------
-
-def files(*names: str, views: int = 0) -> CacheFiles:
-    mtimes = {f"{APP}/bootstrap/cache/{n}": 100.0 for n in names}
-    mtimes.update({f"{APP}/storage/framework/views/{i:040x}.php": 100.0 for i in range(views)})
-    return CacheFiles(APP, mtimes)
-
-
-@pytest.mark.parametrize("facts,items,kinds,expected", [
-    (files("packages.php", "services.php"), 0, ("cache", "config", "route", "view", "event"), {}),
-    (files("config.php", "routes-v7.php"), 0, ("config", "route"),
-     {"config": "bootstrap/cache/config.php", "route": "bootstrap/cache/routes-v7.php"}),
-    (files("config.php", views=3), 2, ("view", "cache"),
-     {"view": "3 compiled view(s)", "cache": "2 item(s) in the store"}),
-    (files(), None, ("cache",), {"cache": "store contents unknown"}),
-    (files("events.php"), 0, ("config",), {}),  # only what was asked for
-])
-def test_present_caches(facts: CacheFiles, items: int | None, kinds: tuple[str, ...],
-                        expected: dict[str, str]) -> None:
-    assert present_caches(facts, items, kinds) == expected
-
+# -- caches_cleared (the rest: test_caches.py) ------------------------------------------------
 
 def test_parse_find_mtimes() -> None:
     text = (f"1763891000.5000000000 {APP}/bootstrap/cache/config.php\n"
-            f"1763891001.0000000000 {APP}/storage/framework/views//abc.php\ngarbage\n")
+            f"1763891001.0000000000 {APP}/config//app.php\ngarbage\n")
     parsed = parse_find_mtimes(APP, text)
     assert parsed.cache_file("config") == f"{APP}/bootstrap/cache/config.php"
-    assert parsed.compiled_views == 1 and parsed.cache_file("route") is None
-
-
-def cache_host(listing: str, store_items: int, *, marked: tuple[str, ...] = ()) -> RecordingConnection:
-    conn = RecordingConnection("web1")
-    conn.on(r"^find -L", stdout=listing, times=1)
-    conn.on(r"^find -L", stdout="")  # after clearing
-    conn.on(r"php -r", stdout=json.dumps({"store": {"name": "redis", "driver": "redis",
-                                                     "items": store_items}}))
-    for kind in marked:
-        conn.on(rf"^test -e .*caches_cleared\.{kind}$", exit_code=0)
-    conn.on(r"^test -e", exit_code=1)
-    return conn
-
-
-LISTING = (f"100.0 {APP}/bootstrap/cache/config.php\n100.0 {APP}/bootstrap/cache/services.php\n"
-           f"100.0 {APP}/storage/framework/views/aa.php\n")
-
-
-def test_clears_only_the_caches_present_config_first_and_marks_runtime_caches() -> None:
-    conn = cache_host(LISTING, 4)
-    result = caches_cleared(target(conn))
-    assert result.status is Status.CHANGED, result.message
-    assert result.commands[:3] == (art("config:clear"), art("view:clear"), art("cache:clear"))
-    assert [c.split()[-1].rsplit("/", 1)[-1] for c in result.commands[3:]] == [
-        "caches_cleared.cache", "caches_cleared.view"]
-    assert result.data["present"] == {"config": "bootstrap/cache/config.php",
-                                      "view": "1 compiled view(s)", "cache": "4 item(s) in the store"}
-    assert result.data["cleared"] == ["config", "view", "cache"]
-    # config is cleared in this run, so the store was read as the app will see it after.
-    (probe,) = conn.commands_matching(r"php -r")
-    assert probe[5] == f"APP_CONFIG_CACHE={APP}/bootstrap/cache/remediations-no-config.php"
-
-
-def test_check_mode_lists_the_commands_and_runs_only_reads() -> None:
-    conn = cache_host(LISTING, 4)
-    result = caches_cleared(target(conn, check=True))
-    assert result.status is Status.CHANGED and result.check
-    assert result.message.startswith("would clear config (bootstrap/cache/config.php)")
-    assert result.commands[:3] == (art("config:clear"), art("view:clear"), art("cache:clear"))
-    ran = {a[0] if a[0] != "runuser" else a[6] if a[4] == "env" else a[5] for a in conn.commands}
-    assert ran <= {"find", "test", "php"}
-    assert not conn.commands_matching(r"artisan|mkdir")
-
-
-def test_nothing_present_is_ok_and_runs_nothing_but_reads() -> None:
-    conn = cache_host(f"100.0 {APP}/bootstrap/cache/packages.php\n", 0)
-    result = caches_cleared(target(conn))
-    assert result.status is Status.OK and result.commands == ()
-    assert "no caches present" in result.message
-    assert not conn.commands_matching(r"artisan")
-
-
-def test_runtime_caches_are_cleared_once_per_run() -> None:
-    conn = cache_host(f"100.0 {APP}/storage/framework/views/aa.php\n", 3, marked=("cache", "view"))
-    result = caches_cleared(target(conn))
-    assert result.status is Status.OK
-    assert result.message == "already cleared by this run: cache, view"
+    assert parsed.cache_file("route") is None
+    assert parsed.newest_source("config") == (f"{APP}/config/app.php", 1763891001.0)
 
 
 def test_cache_kinds_are_validated() -> None:
