@@ -31,16 +31,15 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from remediations.connections.compose_exec import (
-    ServiceContainer,
-    ServiceExec,
-    service_containers,
-)
 from remediations.core.errors import CommandTimeout, HostLocked, RemediationError, Unreachable
 from remediations.core.result import Result, Status
 from remediations.run import per_pod
 from remediations.run.target import Target
+
+if TYPE_CHECKING:
+    from remediations.connections.compose_exec import ServiceContainer
 
 # `in_containers` and `merged` are this module's helpers for the docker area (a proxy's
 # containers), not remediations of their own.
@@ -116,7 +115,12 @@ def call(fn: Callable[[Target], Result], t: Target, name: str = "") -> Result:
     own = _name(fn, "")
     known = label if label in IN_APP else own
     where = app_service(t, known) if known in IN_APP else None
-    if where is None or isinstance(t.conn, ServiceExec):
+    if where is None:
+        return per_pod.call(fn, t, name)
+    # Only compose hosts reach here: other runs never load the compose modules.
+    from remediations.connections.compose_exec import ServiceExec
+
+    if isinstance(t.conn, ServiceExec):
         return per_pod.call(fn, t, name)
     every = known in PER_CONTAINER
     return in_containers(t, where.project, where.service, fn, label, every=every)
@@ -125,6 +129,8 @@ def call(fn: Callable[[Target], Result], t: Target, name: str = "") -> Result:
 def container_target(t: Target, container: ServiceContainer, service: str) -> Target:
     """`t` with its commands run in `container`, as the user `docker exec` runs as there
     (so artisan is wrapped in runuser only when that user is not the app user)."""
+    from remediations.connections.compose_exec import ServiceExec
+
     host = t.host.with_vars(ansible_user=container.exec_user, ansible_become=False)
     return Target(host, ServiceExec(t.conn, container, service), t.run)
 
@@ -133,6 +139,8 @@ def in_containers(t: Target, project: str, service: str, fn: Callable[[Target], 
                   label: str, *, every: bool) -> Result:
     """`fn` in every container of `service` (`every`), refused unless all of them run; else
     in its first running container. One merged result."""
+    from remediations.connections.compose_exec import service_containers
+
     found = service_containers(t.conn, project, service)
     running = [c for c in found if c.running]
     data = {"service": service, "project": project,

@@ -26,13 +26,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from remediations.connections.base import capability
-from remediations.connections.podset import PodSet
 from remediations.core.errors import CommandTimeout, HostLocked, RemediationError, Unreachable
 from remediations.core.result import Result, Status
 from remediations.run.target import Target
+
+if TYPE_CHECKING:
+    # Only Deployments have pods: a systemd host's run never loads the cluster modules.
+    from remediations.connections.podset import PodSet
 
 # The remediations whose state lives in each pod's filesystem or processes.
 PER_POD = frozenset({
