@@ -12,8 +12,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["config_cached", "current_release", "nginx_pids", "restart_problem",
-           "unchanged_problem"]
+__all__ = ["config_cached", "current_release", "health_problem", "nginx_pids",
+           "restart_problem", "service_started_at", "unchanged_problem", "unmentioned"]
 
 
 def _root(pid: int) -> Path:
@@ -65,3 +65,45 @@ def unchanged_problem(before: Mapping[str, int | None], after: Mapping[str, int 
     """"" when every host's nginx runs under the same master PID as before, else where not."""
     moved = sorted(h for h, pid in after.items() if pid is None or pid != before.get(h))
     return f"nginx down or restarted on {', '.join(moved)}" if moved else ""
+
+
+def health_problem(urls: Mapping[str, str], timeout: float = 5) -> str:
+    """"" when every host's health URL answers 200 from here, else which do not."""
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def status(url: str) -> int | None:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                return int(resp.status)
+        except (OSError, ValueError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        got = dict(zip(urls, pool.map(status, urls.values()), strict=True))
+    bad = sorted(h for h, code in got.items() if code != 200)
+    return f"/up did not answer 200 on {', '.join(bad)}" if bad else ""
+
+
+def unmentioned(output: str, names: Mapping[str, str]) -> list[str]:
+    """The hosts neither named (`bench3`) nor addressed (`127.0.0.1:20003`) in `output`."""
+    import re
+
+    return sorted(h for h, address in names.items()
+                  if not re.search(rf"(?<![\w-]){re.escape(h)}(?![\w-])", output)
+                  and address not in output)
+
+
+def service_started_at(project: str, service: str) -> str:
+    """When the compose service's container last started (docker's State.StartedAt)."""
+    import subprocess
+
+    ids = subprocess.run(["docker", "ps", "-q", "--filter",
+                          f"label=com.docker.compose.project={project}", "--filter",
+                          f"label=com.docker.compose.service={service}"],
+                         capture_output=True, text=True, timeout=60, check=False).stdout.split()
+    if not ids:
+        return ""
+    return subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", ids[0]],
+                          capture_output=True, text=True, timeout=60,
+                          check=False).stdout.strip()

@@ -1,10 +1,11 @@
 """Raw Fabric, the practical floor: one shell command on every host at once, nothing else.
 
-    python benchmarks/fabric_group.py HOSTS_FILE KEY COMMAND
+    python benchmarks/fabric_group.py [--show] HOSTS_FILE KEY COMMAND
 
 HOSTS_FILE holds one `address:port` a line; every host is reached as root with KEY
 (Fabric accepts any host key and reads no known_hosts by default). Exit 0 when the
-command succeeded everywhere, else 1 with one line per failed host on stderr.
+command succeeded everywhere, else 1 with one line per failed host on stderr. With
+--show, what each host printed, each line prefixed with `address:port: `.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from fabric import ThreadingGroup
 
 
 def main(argv: list[str]) -> int:
+    show = argv[:1] == ["--show"]
+    argv = argv[1:] if show else argv
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
@@ -28,6 +31,9 @@ def main(argv: list[str]) -> int:
         if isinstance(result, Exception) or result.failed:
             failed += 1
             print(f"failed {conn.host}:{conn.port}: {result}", file=sys.stderr)
+        elif show:
+            print("".join(f"{conn.host}:{conn.port}: {line}\n"
+                          for line in result.stdout.splitlines()), end="")
     group.close()
     return 1 if failed else 0
 

@@ -4,8 +4,14 @@ The image adds to the lab's web image only what a benchmark needs: the queue wor
 (supervisor) and the scheduler timer are disabled, as nothing here exercises them and they
 are the biggest share of a host's memory; and a drop-in sets `StartLimitIntervalSec=0` on
 nginx and php-fpm, since repeated restarts would otherwise trip systemd's start limit
-(5 starts in 10 s). Everything else (nginx, php-fpm, redis, the Laravel releases, /up) is
-the lab host unchanged.
+(5 starts in 10 s). sshd logs at `LogLevel VERBOSE` (a drop-in in sshd_config.d), so each
+connection and each channel it opens is a line in the journal (`benchmarks.roundtrips`
+counts them). Everything else (nginx, php-fpm, redis, the Laravel releases, /up) is the lab
+host unchanged.
+
+The database fleet (`Fleet.databases()`, for the db-queries scenario only) is built the
+same way from the lab's db image, with only PostgreSQL and sshd left enabled: no web
+stack, MariaDB or PgBouncer. It publishes ssh only, on 12000 + 1000*slot + i.
 
     >>> fleet = Fleet()
     >>> hosts = up(fleet, 10, print)       # rembench-1..10, ssh 127.0.0.1:20001..20010
@@ -24,16 +30,24 @@ from pathlib import Path
 
 from lab import readiness
 from lab._run import STATE_DIR, LabError, Log, container_spec, quiet, run
-from lab.build import build_images, image_id
+from lab.build import build_db, build_images, image_id
 from lab.manage import SYSTEMD_FLAGS, LabHost, _ensure_ssh_key, ensure_engine
 
 LABEL = "remediations.bench"
 BENCH_REPO = "remediations-bench/web"
+BENCH_DB_REPO = "remediations-bench/db"
 BENCH_DIR = STATE_DIR / "bench"
 # Units the benchmarks never touch, disabled so 100 hosts fit in memory.
 DISABLED = ("supervisor.service", "laravel-scheduler.timer")
 # Units the benchmarks restart or reload many times in a row.
 UNLIMITED = ("nginx.service", "php8.2-fpm.service")
+# On the database hosts, everything but PostgreSQL (and sshd): memory for 50 of them.
+DB_DISABLED = (*DISABLED, "lab-db-init.service", "mariadb.service", "pgbouncer.service",
+               "nginx.service", "php8.2-fpm.service", "redis-server.service")
+# The lab web image's redis password (inventories/lab.yml): a lab-only secret.
+REDIS_PASSWORD = "lab-redis-s3cret"
+# First match wins in sshd_config: the name sorts before the lab's own drop-in.
+SSHD_VERBOSE = "/etc/ssh/sshd_config.d/00-bench-verbose.conf"
 
 __all__ = ["BENCH_DIR", "DISABLED", "UNLIMITED", "BenchHost", "Fleet", "down", "ensure_inotify", "up"]
 
@@ -51,6 +65,7 @@ class Fleet:
     # moment by an outgoing connection, and `docker run -p` fails with "address in use".
     ssh_base: int = 20000
     http_base: int = 21000
+    kind: str = "web"  # "db": the database hosts, ssh only
 
     @classmethod
     def for_slot(cls, slot: int) -> Fleet:
@@ -58,28 +73,38 @@ class Fleet:
         base = 20000 + 2000 * slot
         return cls(f"rembench{slot or ''}", base, base + 1000)
 
+    def databases(self) -> Fleet:
+        """This slot's database hosts: rembench<k>db-<i>, ssh on 12000 + 1000*k + i."""
+        slot = (self.ssh_base - 20000) // 2000
+        return Fleet(f"{self.prefix}db", 12000 + 1000 * slot, 0, kind="db")
+
     def hosts(self, count: int) -> tuple[BenchHost, ...]:
         if not 1 <= count <= 999:
             raise LabError(f"bench hosts: 1 to 999, got {count}")
         return tuple(
-            BenchHost(f"bench{i}", f"{self.prefix}-{i}", self.ssh_base + i, self.http_base + i)
+            BenchHost(f"{'db' if self.kind == 'db' else 'bench'}{i}", f"{self.prefix}-{i}",
+                      self.ssh_base + i, self.http_base + i)
             for i in range(1, count + 1)
         )
 
 
-def _dockerfile(web_image: str) -> str:
+def _dockerfile(parent: str, kind: str = "web") -> str:
     dropin = "[Unit]\\nStartLimitIntervalSec=0\\n"
-    lines = [f"FROM {web_image}", f"RUN systemctl disable {' '.join(DISABLED)}"]
-    for unit in UNLIMITED:
+    disabled = DB_DISABLED if kind == "db" else DISABLED
+    lines = [f"FROM {parent}", f"RUN systemctl disable {' '.join(disabled)}",
+             f"RUN printf 'LogLevel VERBOSE\\n' > {SSHD_VERBOSE}"]
+    for unit in UNLIMITED if kind == "web" else ():
         where = f"/etc/systemd/system/{unit}.d"
         lines.append(f"RUN mkdir -p {where} && printf '{dropin}' > {where}/bench-start-limit.conf")
     return "\n".join(lines) + "\n"
 
 
-def build_image(log: Log = quiet) -> str:
-    """Build (once per content) the bench image FROM the lab's web image; return its tag."""
-    dockerfile = _dockerfile(build_images(log))
-    tag = f"{BENCH_REPO}:{hashlib.sha256(dockerfile.encode()).hexdigest()[:16]}"
+def build_image(log: Log = quiet, kind: str = "web") -> str:
+    """Build (once per content) the bench image FROM the lab's web (or db) image; its tag."""
+    web = build_images(log)
+    dockerfile = _dockerfile(build_db(web, log) if kind == "db" else web, kind)
+    repo = BENCH_DB_REPO if kind == "db" else BENCH_REPO
+    tag = f"{repo}:{hashlib.sha256(dockerfile.encode()).hexdigest()[:16]}"
     if image_id(tag) is None:
         log(f"building {tag}")
         # No context: the Dockerfile comes on stdin. The legacy builder honours --network host.
@@ -122,7 +147,8 @@ def _args(host: BenchHost, image: str, key: Path, fleet: Fleet) -> list[str]:
             "--label", f"{LABEL}=1", "--label", f"{LABEL}.fleet={fleet.prefix}",
             *SYSTEMD_FLAGS, "--stop-timeout", "10",
             # Loopback only: nothing here may be reached on another address.
-            "-p", f"127.0.0.1:{host.ssh_port}:22", "-p", f"127.0.0.1:{host.http_port}:80",
+            "-p", f"127.0.0.1:{host.ssh_port}:22",
+            *(["-p", f"127.0.0.1:{host.http_port}:80"] if fleet.kind == "web" else []),
             "-v", f"{key.with_suffix('.pub')}:/root/.ssh/authorized_keys:ro", image]
 
 
@@ -137,9 +163,17 @@ def _start(args: list[str]) -> None:
     run(["docker", "run", "-d", "--label", f"{LABEL}.spec={_spec(args)}", *args], timeout=180)
 
 
-def _wait(host: BenchHost, key: Path, timeout: float) -> None:
+def _wait(host: BenchHost, key: Path, timeout: float, kind: str = "web") -> None:
     readiness.wait_ssh(key, host.ssh_port, timeout=timeout)
-    readiness.wait_http(host.health_url, timeout=timeout)
+    if kind == "web":
+        readiness.wait_http(host.health_url, timeout=timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while run(["docker", "exec", host.container, "pg_isready", "-q"], check=False,
+              timeout=30).returncode != 0:
+        if time.monotonic() > deadline:
+            raise LabError(f"{host.container}: PostgreSQL not ready after {timeout:.0f} s")
+        time.sleep(1)
 
 
 def up(fleet: Fleet, count: int, log: Log = quiet, *, timeout: float = 300) -> tuple[BenchHost, ...]:
@@ -150,7 +184,7 @@ def up(fleet: Fleet, count: int, log: Log = quiet, *, timeout: float = 300) -> t
     """
     ensure_engine(log)
     ensure_inotify(count + 100, log)  # + the lab's and other slots' hosts
-    image = build_image(log)
+    image = build_image(log, fleet.kind)
     key = _ensure_ssh_key(log)
     hosts = fleet.hosts(count)
     running = _running(fleet)
@@ -163,8 +197,9 @@ def up(fleet: Fleet, count: int, log: Log = quiet, *, timeout: float = 300) -> t
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(_start, todo))
     with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda h: _wait(h, key, timeout), hosts))
-    log(f"{count} bench host(s) answer ssh and /up ({time.monotonic() - started:.0f} s)")
+        list(pool.map(lambda h: _wait(h, key, timeout, fleet.kind), hosts))
+    ready = "/up" if fleet.kind == "web" else "PostgreSQL"
+    log(f"{count} bench host(s) answer ssh and {ready} ({time.monotonic() - started:.0f} s)")
     return hosts
 
 
@@ -211,6 +246,7 @@ def write_inventories(hosts: Sequence[BenchHost], key: Path, directory: Path) ->
                 "app_path": "/srv/app/current",
                 "app_user": "www-data",
                 "php_fpm_service": "php8.2-fpm",
+                "redis_password": REDIS_PASSWORD,
             },
             "children": {"bench": {"hosts": {
                 h.name: {"ansible_host": "127.0.0.1", "ansible_port": h.ssh_port,

@@ -26,7 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 10
-TARGET_S = 0.5
+TARGET_S = 0.15  # the `invoke --list` target (benchmarks.targets.STARTUP_TARGET_S)
 HEAVY = ("docker", "kubernetes", "rich", "fabric", "paramiko", "testinfra", "requests",
          "tenacity", "cryptography")
 _ENTRY = "import sys; from remediations.cli import main; sys.argv[0] = 'remediate'; main()"

@@ -2,27 +2,24 @@
 
 A run counts only when the tool exited 0 and the hosts show its effect (nginx under a new
 master PID after a restart, the same one after a no-op, no config cache after clearing
-caches, `current` on v1.2.2 after a rollback). A run that fails either check is kept
-with its reason and left out of the medians, never timed silently.
+caches, `current` on v1.2.2 after a rollback, ...: `benchmarks.bench`). A run that fails
+either check is kept with its reason and left out of the medians, never timed silently.
+
+The first run of every tool, scenario and N (the untimed warm-up, or round 1 without one)
+also counts the ssh connections and sessions each host saw (`benchmarks.roundtrips`).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lab._run import LabError, Log
-from lab.manage import ssh_key_path
 
-from . import effects, hosts, tools
-from .measure import Measurement, measure
+from . import hosts, tools
 
 __all__ = ["Plan", "Run", "run_suite"]
 
@@ -41,9 +38,15 @@ class Plan:
     interval: float = 0.01
     warmup: int = 1  # untimed rounds first: page cache, ansible's warm ControlMasters
     up_to: dict[str, int] = field(default_factory=dict)  # scenario -> largest N to run it on
+    tools_up_to: dict[str, int] = field(default_factory=dict)  # tool -> largest N to run it on
 
     def scenarios_for(self, count: int) -> tuple[str, ...]:
-        return tuple(s for s in self.scenarios if count <= self.up_to.get(s, count))
+        """The scenarios run on the N = `count` fleet (compose-restart runs once, at N = 1)."""
+        return tuple(s for s in self.scenarios if count <= self.up_to.get(s, count)
+                     and s not in tools.ON_DOCKER_HOST)
+
+    def tools_for(self, count: int) -> tuple[str, ...]:
+        return tuple(t for t in self.tools if count <= self.tools_up_to.get(t, count))
 
 
 @dataclass
@@ -59,10 +62,17 @@ class Run:
     peak_rss: int
     peak_processes: int
     problem: str
+    # Per host, when this run was the counting one: ssh sessions (channels), connections.
+    sessions: list[int] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problem
+
+    @property
+    def timed(self) -> bool:
+        return self.round > 0
 
 
 @dataclass
@@ -90,37 +100,14 @@ def _mem_available() -> int:
     raise LabError("/proc/meminfo has no MemAvailable")
 
 
-def _fabric(paths: tools.Paths, command: str) -> Measurement:
-    inv = tools.fabric_invocation(paths, command)
-    return measure(inv.argv, cwd=inv.cwd)
-
-
-def _close_masters(control_dir: Path) -> None:
-    """End the ssh ControlMasters a stock ansible run left behind (ControlPersist=60s)."""
-    sockets = [p for p in control_dir.iterdir()] if control_dir.is_dir() else []
-
-    def close(sock: Path) -> None:
-        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"],
-                       capture_output=True, timeout=30, check=False)
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(close, sockets))
-    shutil.rmtree(control_dir, ignore_errors=True)
-
-
-def paths_for(plan: Plan, count: int) -> tools.Paths:
-    """Where N = `count`'s inventories and inputs are written (`hosts.write_inventories`)."""
-    work = hosts.BENCH_DIR / f"{plan.fleet.prefix}-n{count}"
-    files = hosts.inventory_files(work, count)
-    return tools.Paths(work, files["ansible"], files["pyinfra"], files["fabric"], ssh_key_path())
-
-
 def commands(plan: Plan, count: int) -> dict[str, dict[str, str]]:
     """Scenario -> tool -> the exact command line, at N = `count`."""
+    from .bench import paths_for
+
     fresh = Path("/tmp/rembench-cp-XXXXXXXX")  # stock ansible: a new directory every run
-    return {scenario: {t: tools.invocation(t, scenario, count, paths_for(plan, count),
+    return {scenario: {t: tools.invocation(t, scenario, count, paths_for(plan, count, scenario),
                                            fresh if t == "ansible" else None).display
-                       for t in plan.tools}
+                       for t in plan.tools_for(count)}
             for scenario in plan.scenarios_for(count)}
 
 
@@ -131,80 +118,13 @@ def load_runs(path: Path) -> list[Run]:
     return [Run(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
-class _Bench:
-    """One N: its hosts, inputs and the checks around every run."""
-
-    def __init__(self, plan: Plan, count: int, log: Log) -> None:
-        self.plan, self.count, self.log = plan, count, log
-        self.hosts = hosts.up(plan.fleet, count, log)
-        self.paths = paths_for(plan, count)
-        hosts.write_inventories(self.hosts, self.paths.key, self.paths.work)
-        tools.write_inputs(self.paths)
-        self.init = hosts.init_pids(self.hosts)
-
-    def _prepare(self, scenario: str) -> str:
-        """Put the hosts in the scenario's starting state (untimed); "" or why it failed."""
-        if scenario == "caches":
-            primed = _fabric(self.paths, f"{tools.ARTISAN} config:cache")
-            if not primed.ok or not all(effects.config_cached(self.init).values()):
-                return f"priming the config cache failed: {primed.stderr[-300:]}"
-        if scenario == "rollback":
-            on = effects.current_release(self.init)
-            wrong = sorted(h for h, link in on.items() if link != f"releases/{tools.ROLLBACK_FROM}")
-            if wrong:
-                return f"not on {tools.ROLLBACK_FROM} before the run: {', '.join(wrong)}"
-        return ""
-
-    def _effect(self, scenario: str, before: dict[str, int | None]) -> str:
-        after = effects.nginx_pids(self.init)
-        if scenario == "restart":
-            return effects.restart_problem(before, after)
-        if scenario == "noop":
-            return effects.unchanged_problem(before, after)
-        if scenario == "caches":
-            left = sorted(h for h, cached in effects.config_cached(self.init).items() if cached)
-            return f"config cache still there on {', '.join(left)}" if left else ""
-        on = effects.current_release(self.init)
-        wrong = sorted(h for h, link in on.items() if link != f"releases/{tools.ROLLBACK_TO}")
-        return f"current not on {tools.ROLLBACK_TO} on {', '.join(wrong)}" if wrong else ""
-
-    def _reset(self, scenario: str, tool: str) -> None:
-        if scenario != "rollback":
-            return
-        if tool == "library":
-            inv = tools.invocation("library", "rollback", self.count, self.paths)
-            argv = [a if a != tools.ROLLBACK_TO else tools.ROLLBACK_FROM for a in inv.argv]
-            back = measure(argv, cwd=inv.cwd)
-        else:
-            back = _fabric(self.paths, tools.reset_command())
-        if not back.ok:
-            raise LabError(f"putting the hosts back on {tools.ROLLBACK_FROM} failed:\n"
-                           f"{back.stdout[-600:]}{back.stderr[-600:]}")
-
-    def once(self, tool: str, scenario: str, round_: int) -> Run:
-        """Time `tool` doing `scenario` once (round 0 is the untimed warm-up)."""
-        control_dir = None
-        if tool == "ansible":  # stock: cold connections, as any first run
-            control_dir = Path(tempfile.mkdtemp(prefix="rembench-cp-", dir="/tmp"))
-        inv = tools.invocation(tool, scenario, self.count, self.paths, control_dir)
-        problem = self._prepare(scenario)
-        before = effects.nginx_pids(self.init)
-        m = measure(inv.argv, cwd=inv.cwd, env=inv.env, interval=self.plan.interval)
-        if control_dir is not None:
-            _close_masters(control_dir)
-        if not problem:
-            problem = (f"exit {m.rc}: {(m.stderr or m.stdout).strip()[-400:]}" if m.rc
-                       else self._effect(scenario, before))
-        self._reset(scenario, tool)
-        return Run(self.count, scenario, tool, round_, m.rc, m.wall_s, m.peak_rss,
-                   m.peak_processes, problem)
-
-
 def _say(log: Log, run: Run, repeats: int) -> None:
     what = "warm-up" if run.round == 0 else f"round {run.round}/{repeats}"
     status = "ok" if run.ok else f"FAILED: {run.problem}"
+    trips = (f", ssh {sum(run.connections)} connection(s) and {sum(run.sessions)} session(s) "
+             f"over {len(run.sessions)} host(s)" if run.sessions else "")
     log(f"N={run.count} {run.scenario} {what} {run.tool}: {run.wall_s:.2f} s, "
-        f"{run.peak_rss / (1 << 20):.0f} MiB, {status}")
+        f"{run.peak_rss / (1 << 20):.0f} MiB{trips}, {status}")
 
 
 def _room(count: int, running: int, per_host: int | None) -> str:
@@ -222,9 +142,19 @@ def _room(count: int, running: int, per_host: int | None) -> str:
 
 def run_suite(plan: Plan, log: Log, *, on_run: Callable[[Run], None] | None = None) -> Outcome:
     """Measure every (N, scenario, tool) of `plan`; hosts are left running (`bench.down`)."""
+    from .bench import Bench
+
     outcome = Outcome(plan)
     tools.ensure_pyinfra(log)
     tools.compile_library(log)
+    if any(s in tools.ON_DOCKER_HOST for s in plan.scenarios):
+        try:  # one ssh Docker host, whatever N: measured once, as N = 1
+            bench = Bench(plan, 1, log, kind="compose")
+            outcome.commands.update(bench.commands())
+            _rounds(plan, bench, tools.ON_DOCKER_HOST, outcome, log, on_run)
+        except LabError as exc:
+            log(f"compose-restart stopped: {exc}")
+            outcome.skipped[1] = f"stopped: {str(exc).splitlines()[0]}"
     running = 0
     for count in sorted(plan.counts):
         reason = _room(count, running, outcome.host_memory)
@@ -241,26 +171,47 @@ def run_suite(plan: Plan, log: Log, *, on_run: Callable[[Run], None] | None = No
     return outcome
 
 
-def _measure_count(plan: Plan, count: int, running: int, outcome: Outcome, log: Log,
-                   on_run: Callable[[Run], None] | None) -> int:
-    free_before = _mem_available()
-    bench = _Bench(plan, count, log)
-    if count > running:
-        time.sleep(5)  # let the new hosts settle before judging their memory
-        if running == 0:
-            outcome.host_memory = max(0, (free_before - _mem_available()) // count)
-        running = count
-    outcome.commands.update(commands(plan, count))
-    for scenario in plan.scenarios_for(count):
+def _rounds(plan: Plan, bench: Any, scenarios: Sequence[str], outcome: Outcome, log: Log,
+            on_run: Callable[[Run], None] | None) -> None:
+    """Warm-up and timed rounds of every tool, tools alternating within a round."""
+    for scenario in scenarios:
+        if scenario not in plan.scenarios:
+            continue
         for i in range(plan.warmup + plan.repeats):
             round_ = max(0, i - plan.warmup + 1)
-            for tool in plan.tools:
-                run = bench.once(tool, scenario, round_)
+            counting = i == 0  # the first run of each tool counts its round trips
+            for tool in plan.tools_for(bench.count):
+                run = bench.once(tool, scenario, round_, count_trips=counting)
                 _say(log, run, plan.repeats)
-                if round_:
+                if round_ or run.sessions:  # an untimed run is kept for its counts only
                     outcome.runs.append(run)
                     if on_run:
                         on_run(run)
+
+
+def _measure_count(plan: Plan, count: int, running: int, outcome: Outcome, log: Log,
+                   on_run: Callable[[Run], None] | None) -> int:
+    from . import bench as benches
+
+    free_before = _mem_available()
+    web = [s for s in plan.scenarios_for(count) if s not in tools.ON_DATABASES]
+    if web:
+        bench = benches.Bench(plan, count, log)
+        if count > running:
+            time.sleep(5)  # let the new hosts settle before judging their memory
+            if running == 0:
+                outcome.host_memory = max(0, (free_before - _mem_available()) // count)
+            running = count
+        outcome.commands.update(commands(plan, count))
+        _rounds(plan, bench, web, outcome, log, on_run)
+    dbs = [s for s in plan.scenarios_for(count) if s in tools.ON_DATABASES]
+    if dbs:  # a fleet of its own, up only while its scenario runs
+        outcome.commands.update(commands(plan, count))
+        db_bench = benches.Bench(plan, count, log, kind="db")
+        try:
+            _rounds(plan, db_bench, dbs, outcome, log, on_run)
+        finally:
+            hosts.down(plan.fleet.databases(), log)
     return running
 
 
@@ -268,7 +219,7 @@ def medians(runs: Sequence[Run]) -> tuple[float, float]:
     """Median wall seconds and median peak RSS of the runs that succeeded."""
     import statistics
 
-    good = [r for r in runs if r.ok]
+    good = [r for r in runs if r.ok and r.timed]
     if not good:
         return float("nan"), float("nan")
     return (statistics.median(r.wall_s for r in good),

@@ -2,6 +2,7 @@
 
 invoke bench                                   # = bench.run: N = 10,50,100, 5 runs, every scenario and tool
 invoke bench --hosts 10 --scenarios restart --repeats 3 --output /tmp/R.md
+invoke bench --up-to caches=10,rollback=10 --tools-up-to ansible=10,ansible-cp=10   # ~30 min
 invoke bench.up --hosts 10 | bench.down
 """
 
@@ -63,6 +64,17 @@ def _up_to(value: str) -> dict[str, int]:
     return limits
 
 
+def _tools_up_to(value: str) -> dict[str, int]:
+    limits: dict[str, int] = {}
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        name, _, count = item.partition("=")
+        if name not in tool_table.TOOLS or not count.isdigit():
+            raise Exit(f"error: --tools-up-to takes tool=N pairs of {','.join(tool_table.TOOLS)}, "
+                       f"e.g. ansible=10,ansible-cp=10; got {item!r}", code=1)
+        limits[name] = int(count)
+    return limits
+
+
 def _counts(value: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(v) for v in value.split(",") if v.strip())
@@ -108,6 +120,10 @@ def _replayed(plan: suite.Plan, paths: list[Path]) -> suite.Outcome:
                                                         "%Y%m%dT%H%M%S")) for p in paths)
     for count in plan.counts:
         outcome.commands.update(suite.commands(plan, count))
+    if any(r.scenario in tool_table.ON_DOCKER_HOST for r in runs):
+        from .bench import compose_commands
+
+        outcome.commands.update(compose_commands(plan))
     return outcome
 
 
@@ -120,6 +136,7 @@ def _replayed(plan: suite.Plan, paths: list[Path]) -> suite.Outcome:
     "output": "where to write the results table (default benchmarks/RESULTS.md)",
     "json": "also print every run and the summary as one JSON object on stdout",
     "up_to": "run a scenario only up to some N, e.g. caches=10,rollback=50 (default: every N)",
+    "tools_up_to": "run a tool only up to some N, e.g. ansible=10,ansible-cp=10 (default: every N)",
     "runs": "measure nothing: write RESULTS.md from the runs-*.jsonl files (comma-separated) "
             "earlier runs appended (give it the options they had)",
     "note": "a sentence for RESULTS.md, e.g. why a run was stopped",
@@ -128,7 +145,7 @@ def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
           scenarios: str = ",".join(tool_table.SCENARIOS),
           tools: str = ",".join(tool_table.TOOLS),
           output: str = str(RESULTS_MD), json_: bool = False, up_to: str = "",
-          runs: str = "", note: str = "") -> None:
+          tools_up_to: str = "", runs: str = "", note: str = "") -> None:
     """Time this library, ansible-playbook, pyinfra and raw Fabric on N bench hosts; write RESULTS.md."""
     from . import results, suite
 
@@ -137,7 +154,7 @@ def run(c: Context, hosts: str = "10,50,100", repeats: int = 5, warmup: int = 1,
     plan = suite.Plan(counts=_counts(hosts), repeats=repeats, warmup=warmup,
                       scenarios=_names(scenarios, tool_table.SCENARIOS, "--scenarios"),
                       tools=_names(tools, tool_table.TOOLS, "--tools"), fleet=_fleet(),
-                      up_to=_up_to(up_to))
+                      up_to=_up_to(up_to), tools_up_to=_tools_up_to(tools_up_to))
     outcome = _replayed(plan, [Path(r) for r in runs.split(",")]) if runs else _measured(plan)
     found = results.extras(_progress)
     mach, vers = results.machine(), results.versions()

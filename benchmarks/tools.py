@@ -9,6 +9,10 @@ same hosts, ssh key, user and ports, with host-key checking off and forks = N.
 | noop | `invoke start --service nginx` | nginx started/running, then `is-active` (Fabric: `is-active` only) |
 | caches | `invoke clear-caches` | `artisan optimize:clear` as www-data in /srv/app/current |
 | rollback | `invoke rollback --release v1.2.2` | `ln -sfn` + `mv -T` the current link, reload php-fpm, `curl /up` shows 1.2.2 |
+| triage | `invoke triage` | the snapshot's reads as one shell line (`by_hand.triage_reads`) |
+| db-queries | `invoke db-status --older-than 5` (database hosts) | psql on pg_stat_activity |
+| compose-restart | `invoke compose-restart --service worker` (N = 1: the ssh Docker host) | `docker compose restart worker`, wait healthy |
+| incident | `status`, `restart --service nginx`, `health`: three processes | three runs: is-active, restart, curl /up |
 """
 
 from __future__ import annotations
@@ -23,11 +27,21 @@ from pathlib import Path
 
 from lab._run import REPO_ROOT
 
-__all__ = ["SCENARIOS", "TOOLS", "Invocation", "Paths", "compile_library", "ensure_pyinfra", "fabric_invocation", "invocation", "reset_command",
-           "shell_command", "write_inputs"]
+from . import by_hand
+
+__all__ = ["ON_DATABASES", "ON_DOCKER_HOST", "SCENARIOS", "SHOWN", "TOOLS", "ComposeHost",
+           "Invocation", "Paths", "compile_library", "ensure_pyinfra", "fabric_invocation",
+           "input_names", "invocation", "reset_command", "shell_command", "write_inputs"]
 
 TOOLS = ("library", "ansible", "ansible-cp", "pyinfra", "fabric")
-SCENARIOS = ("restart", "noop", "caches", "rollback")
+SCENARIOS = ("restart", "noop", "caches", "rollback", "triage", "db-queries", "compose-restart",
+             "incident")
+# Scenarios on other hosts than the web fleet: the database fleet, the lab stack's ssh
+# Docker host (one host, whatever N).
+ON_DATABASES = ("db-queries",)
+ON_DOCKER_HOST = ("compose-restart",)
+# Scenarios whose point is what they show: each tool prints the output it read.
+SHOWN = ("triage", "db-queries", "incident")
 ROLLBACK_TO, ROLLBACK_FROM = "v1.2.2", "v1.2.3"
 APP = "/srv/app"
 ARTISAN = f"runuser -u www-data -- php {APP}/current/artisan"
@@ -39,6 +53,16 @@ _LIBRARY = {
     "noop": ["start", "--service", "nginx"],
     "caches": ["clear-caches"],
     "rollback": ["rollback", "--release", ROLLBACK_TO],
+    "triage": ["triage"],
+    "db-queries": ["db-status", "--engine", "postgresql", "--older-than",
+                   str(by_hand.DB_OLDER_THAN)],
+    "compose-restart": ["compose-restart", "--service", by_hand.COMPOSE_SERVICE,
+                        "--limit", "dockerhost-ssh"],
+}
+_LIBRARY_INCIDENT = {
+    "status": ["status", "--services", "nginx,php8.2-fpm,redis-server"],
+    "restart": ["restart", "--service", "nginx"],
+    "health": ["health"],
 }
 
 
@@ -53,9 +77,16 @@ def _served(release: str) -> str:
     return f"(for i in $(seq 100); do {check} && exit 0; sleep 0.1; done; exit 1)"
 
 
-def shell_command(scenario: str) -> str:
-    """The one shell line raw Fabric runs for `scenario`."""
+def shell_command(scenario: str, paths: Paths | None = None) -> str:
+    """The one shell line raw Fabric runs for `scenario` (the incident: its restart step)."""
+    if scenario == "compose-restart":
+        if paths is None or paths.compose is None:
+            raise ValueError("compose-restart needs the stack's project (Paths.compose)")
+        return by_hand.compose_restart(paths.compose.project_dir, paths.compose.project)
     return {
+        "triage": by_hand.triage_reads(),
+        "db-queries": by_hand.db_queries(),
+        "incident": by_hand.incident("restart"),
         "restart": "systemctl restart nginx && systemctl is-active nginx",
         "noop": "systemctl is-active nginx",
         "caches": f"{ARTISAN} optimize:clear",
@@ -69,13 +100,28 @@ def reset_command(release: str = ROLLBACK_FROM) -> str:
     return " && ".join([_switch(release), "systemctl reload php8.2-fpm", _served(release)])
 
 
-def _playbook(scenario: str) -> list[dict[str, object]]:
-    is_active = {"name": "nginx is active", "ansible.builtin.command": "systemctl is-active nginx",
-                 "changed_when": False}
+def _reads(name: str, paths: Paths) -> str | None:
+    """The shell line of an input that only runs one (reads, or the compose restart)."""
+    if name == "compose-restart":
+        return shell_command(name, paths)
+    if name in ("triage", "db-queries"):
+        return shell_command(name)
+    if name in ("incident-status", "incident-health"):
+        return by_hand.incident(name.removeprefix("incident-"))
+    return None
+
+
+def _playbook(name: str, paths: Paths) -> list[dict[str, object]]:
+    is_active: dict[str, object] = {"name": "nginx is active",
+                                     "ansible.builtin.command": "systemctl is-active nginx",
+                                     "changed_when": False}
+    line = _reads(name, paths)
+    restart: list[dict[str, object]] = [{"name": "nginx restarted",
+                "ansible.builtin.systemd_service": {"name": "nginx", "state": "restarted"}},
+               is_active]
     by_scenario: dict[str, list[dict[str, object]]] = {
-        "restart": [{"name": "nginx restarted",
-                     "ansible.builtin.systemd_service": {"name": "nginx", "state": "restarted"}},
-                    is_active],
+        "restart": restart,
+        "incident-restart": restart,
         "noop": [{"name": "nginx started",
                   "ansible.builtin.systemd_service": {"name": "nginx", "state": "started"}},
                  is_active],
@@ -89,15 +135,26 @@ def _playbook(scenario: str) -> list[dict[str, object]]:
                      {"name": f"/up serves {ROLLBACK_TO}",
                       "ansible.builtin.shell": _served(ROLLBACK_TO), "changed_when": False}],
     }
-    return [{"name": f"bench {scenario}", "hosts": "all", "gather_facts": False,
-             "tasks": by_scenario[scenario]}]
+    if line is not None:  # a command task running the line by hand
+        if "{{" in line:  # docker's Go templates are not Jinja's
+            line = "{% raw %}" + line + "{% endraw %}"
+        by_scenario[name] = [{"name": name, "ansible.builtin.shell": line,
+                              "changed_when": name == "compose-restart"}]
+    return [{"name": f"bench {name}", "hosts": "all", "gather_facts": False,
+             "tasks": by_scenario[name]}]
 
 
-def _deploy(scenario: str) -> str:
+def _deploy(name: str, paths: Paths) -> str:
     is_active = 'server.shell(name="nginx is active", commands=["systemctl is-active nginx"])\n'
+    restart = ('systemd.service(name="nginx restarted", service="nginx", restarted=True)\n'
+               + is_active)
+    line = _reads(name, paths)
+    if line is not None:
+        return ("from pyinfra.operations import server\n\n"
+                f"server.shell(name={name!r}, commands=[{line!r}])\n")
     body = {
-        "restart": 'systemd.service(name="nginx restarted", service="nginx", restarted=True)\n'
-                   + is_active,
+        "restart": restart,
+        "incident-restart": restart,
         "noop": 'systemd.service(name="nginx running", service="nginx", running=True)\n'
                 + is_active,
         "caches": f'server.shell(name="caches cleared", commands=[{f"{ARTISAN} optimize:clear"!r}])\n',
@@ -107,8 +164,25 @@ def _deploy(scenario: str) -> str:
                      'reloaded=True)\n'
                      f'server.shell(name="/up serves {ROLLBACK_TO}", '
                      f'commands=[{_served(ROLLBACK_TO)!r}])\n'),
-    }[scenario]
+    }[name]
     return "from pyinfra.operations import server, systemd\n\n" + body
+
+
+def input_names(scenario: str) -> tuple[str, ...]:
+    """The playbooks / deploy files a scenario runs, in order (the incident: three)."""
+    if scenario == "incident":
+        return tuple(f"incident-{step}" for step in by_hand.INCIDENT_STEPS)
+    return (scenario,)
+
+
+@dataclass(frozen=True)
+class ComposeHost:
+    """The lab stack the compose scenario restarts a service of, on its ssh Docker host."""
+
+    inventory: Path  # the stack's own inventory (the library's -i)
+    project_dir: str
+    project: str
+    container: str  # the ssh Docker host's container
 
 
 @dataclass(frozen=True)
@@ -120,12 +194,13 @@ class Paths:
     pyinfra_inventory: Path
     fabric_hosts: Path
     key: Path
+    compose: ComposeHost | None = None
 
-    def playbook(self, scenario: str) -> Path:
-        return self.work / "ansible" / f"{scenario}.yml"
+    def playbook(self, name: str) -> Path:
+        return self.work / "ansible" / f"{name}.yml"
 
-    def deploy(self, scenario: str) -> Path:
-        return self.work / "pyinfra" / f"deploy_{scenario}.py"
+    def deploy(self, name: str) -> Path:
+        return self.work / "pyinfra" / f"deploy_{name.replace('-', '_')}.py"
 
     @property
     def audit_log(self) -> Path:
@@ -137,13 +212,16 @@ class Paths:
         return Path("/tmp") / f"rembench-cp-{self.work.name}"
 
 
-def write_inputs(paths: Paths) -> None:
-    """Write every scenario's playbook and pyinfra deploy file."""
-    for scenario in SCENARIOS:
-        for path, text in ((paths.playbook(scenario), json.dumps(_playbook(scenario), indent=1)),
-                           (paths.deploy(scenario), _deploy(scenario))):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n")
+def write_inputs(paths: Paths, scenarios: tuple[str, ...] = SCENARIOS) -> None:
+    """Write every scenario's playbooks and pyinfra deploy files."""
+    for scenario in scenarios:
+        if scenario in ON_DOCKER_HOST and paths.compose is None:
+            continue
+        for name in input_names(scenario):
+            for path, text in ((paths.playbook(name), json.dumps(_playbook(name, paths), indent=1)),
+                               (paths.deploy(name), _deploy(name, paths))):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text + "\n")
 
 
 def compile_library(log: Callable[[str], None]) -> None:
@@ -199,28 +277,47 @@ def ansible_env(tool: str, control_dir: Path) -> dict[str, str]:
     return env
 
 
-def fabric_invocation(paths: Paths, command: str) -> Invocation:
-    """Raw Fabric running `command` on every host at once."""
-    return Invocation((sys.executable, str(FABRIC_SCRIPT), str(paths.fabric_hosts),
-                       str(paths.key), command))
+def fabric_invocation(paths: Paths, command: str, *, show: bool = False) -> Invocation:
+    """Raw Fabric running `command` on every host at once (`show`: print what each said)."""
+    return Invocation((sys.executable, str(FABRIC_SCRIPT), *(["--show"] if show else []),
+                       str(paths.fabric_hosts), str(paths.key), command))
+
+
+def _one(tool: str, name: str, count: int, paths: Paths, control_dir: Path | None,
+         show: bool) -> Invocation:
+    forks = str(count)
+    if tool == "library":
+        args = (_LIBRARY_INCIDENT[name.removeprefix("incident-")] if name.startswith("incident-")
+                else _LIBRARY[name])
+        inventory = paths.compose.inventory if name in ON_DOCKER_HOST and paths.compose \
+            else paths.inventory
+        return Invocation((sys.executable, "-m", "invoke", *args,
+                           "-i", str(inventory), "--forks", forks,
+                           "--audit-log", str(paths.audit_log)))
+    if tool in ("ansible", "ansible-cp"):
+        return Invocation(("ansible-playbook", *(["-v"] if show else []), "-i",
+                           str(paths.inventory), "-f", forks, str(paths.playbook(name))),
+                          ansible_env(tool, control_dir or paths.control_dir), cwd=paths.work)
+    if tool == "pyinfra":
+        return Invocation((pyinfra_python(), "-m", "pyinfra", "-y", *(["-vvv"] if show else []),
+                           "--parallel", forks, str(paths.pyinfra_inventory),
+                           str(paths.deploy(name))), cwd=paths.work)
+    if tool == "fabric":
+        line = (by_hand.incident(name.removeprefix("incident-")) if name.startswith("incident-")
+                else shell_command(name, paths))
+        return fabric_invocation(paths, line, show=show)
+    raise ValueError(f"unknown tool {tool!r}; known: {', '.join(TOOLS)}")
 
 
 def invocation(tool: str, scenario: str, count: int, paths: Paths,
                control_dir: Path | None = None) -> Invocation:
-    """The exact command `tool` runs for `scenario` on `count` hosts."""
-    forks = str(count)
-    if tool == "library":
-        return Invocation((sys.executable, "-m", "invoke", *_LIBRARY[scenario],
-                           "-i", str(paths.inventory), "--forks", forks,
-                           "--audit-log", str(paths.audit_log)))
-    if tool in ("ansible", "ansible-cp"):
-        return Invocation(("ansible-playbook", "-i", str(paths.inventory), "-f", forks,
-                           str(paths.playbook(scenario))),
-                          ansible_env(tool, control_dir or paths.control_dir), cwd=paths.work)
-    if tool == "pyinfra":
-        return Invocation((pyinfra_python(), "-m", "pyinfra", "-y", "--parallel", forks,
-                           str(paths.pyinfra_inventory), str(paths.deploy(scenario))),
-                          cwd=paths.work)
-    if tool == "fabric":
-        return fabric_invocation(paths, shell_command(scenario))
-    raise ValueError(f"unknown tool {tool!r}; known: {', '.join(TOOLS)}")
+    """The exact command `tool` runs for `scenario` on `count` hosts.
+
+    The incident is three processes one after the other, timed as a whole: `sh -c 'A && B && C'`.
+    """
+    show = scenario in SHOWN
+    steps = [_one(tool, name, count, paths, control_dir, show) for name in input_names(scenario)]
+    if len(steps) == 1:
+        return steps[0]
+    return Invocation(("sh", "-c", " && ".join(shlex.join(s.argv) for s in steps)),
+                      steps[0].env, cwd=steps[0].cwd)

@@ -74,11 +74,17 @@ def test_bench_writes_the_results_table(bench_hosts: tuple[hosts.BenchHost, ...]
     runs = data["runs"]
     assert sorted(r["tool"] for r in runs) == sorted(tools.TOOLS)
     assert all(r["problem"] == "" and r["rc"] == 0 for r in runs), runs
+    # Round trips, from each host's sshd log: Fabric opens one connection and runs one
+    # command; the library's restart is one script (lock, inspect, restart, verify, unlock).
+    trips = {r["tool"]: (r["sessions"], r["connections"]) for r in runs}
+    assert trips["fabric"] == ([1] * COUNT, [1] * COUNT), trips
+    assert trips["library"] == ([1] * COUNT, [1] * COUNT), trips
     text = out.read_text()
     assert f"### N = {COUNT}, restart" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "| 1/1 |" in line]
     assert len(table) == len(tools.TOOLS), text
     fabric_row = next(line for line in table if "raw Fabric" in line)
-    assert "| 1.00× | 1.00× |" in fabric_row
+    assert fabric_row.endswith("| 1.00× | 1.00× | 1 | 1 |")
+    assert "## Targets" in text and f"| {COUNT} | restart |" in text
     assert "StartLimitIntervalSec=0" in text and "ansible-playbook" in text
     assert "bench:" in proc.stderr  # progress goes to stderr, stdout stays JSON
