@@ -214,7 +214,8 @@ class Compose:
 
     def by_service(self, services: Sequence[str]) -> dict[str, list[ContainerFact]]:
         found: dict[str, list[ContainerFact]] = {s: [] for s in services}
-        for c in self.containers():
+        # One service: the engine filters by its label, so only its containers are inspected.
+        for c in self.containers(services[0] if len(services) == 1 else None):
             if c.service in found:
                 found[c.service].append(c)
         return found
@@ -283,8 +284,12 @@ def judge(found: Mapping[str, Sequence[ContainerFact]], *,
 
 
 def wait_ready(comp: Compose, services: Sequence[str], *, timeout: float,
-               started_after: datetime | None = None, interval: float = 1.0) -> Wait:
-    """Poll until every container of `services` runs (healthy, if it has a healthcheck)."""
+               started_after: datetime | None = None, interval: float = 0.25) -> Wait:
+    """Poll until every container of `services` runs (healthy, if it has a healthcheck).
+
+    Every `interval` s: one list and one inspect per container of `services`, cheap enough
+    to notice a healthcheck's first success within a quarter of a second.
+    """
     deadline = time.monotonic() + timeout
     while True:
         found = comp.by_service(services)
