@@ -24,6 +24,7 @@ from remediations.core import validate
 from remediations.core.errors import InvalidInput
 from remediations.core.result import Diff, Result, Status
 from remediations.core.values import Release
+from remediations.run.contract import reads_after_acting
 from remediations.run.target import Target
 
 if TYPE_CHECKING:
@@ -115,6 +116,8 @@ def release_state(t: Target, release: str) -> ReleaseState:
     return ReleaseState(t.name, kind, release, facts.current, tuple(facts.available), has, detail)
 
 
+@reads_after_acting  # the symlink kind releases the lock with its read-back (the others never
+# send a final batch, so for them nothing changes)
 def at_release(t: Target, release: str, *, maintenance: bool = False, reason: str = "rollback",
                timeout: float = 300.0) -> Result:
     """Leave `t` on `release`, verified by its health check, whatever its kind.

@@ -29,12 +29,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING
 
 from remediations.connections import connect as default_connect
+from remediations.connections import preload
+from remediations.connections.base import CommandResult, Connection
+from remediations.connections.batch import run_batch
 from remediations.core.errors import InvalidInput, RemediationError
 from remediations.core.result import Result, Status
 from remediations.core.values import Release
@@ -134,7 +138,22 @@ def rollback_hosts(hosts: Sequence[Host], release: str, *, run: RunContext, seri
                          max_fail_percentage=0.0 if serial else None)
     started = time.monotonic()
     import_clients(hosts)
-    states, unreachable = _preflight(hosts, release, run, forks, connect, interrupt)
+    if connect is default_connect:
+        preload(hosts)  # the runner does it for its own connect only
+    kept = KeptConnections(connect)
+    try:
+        return _rollback(hosts, release, run, serial, maintenance, auto_revert, forks, timeout,
+                         on_event, kept, interrupt, options, started)
+    finally:
+        kept.close()
+
+
+def _rollback(hosts: Sequence[Host], release: Release, run: RunContext, serial: Serial,
+              maintenance: bool, auto_revert: bool, forks: int, timeout: float,
+              on_event: Callable[[Event], None] | None, kept: KeptConnections,
+              interrupt: Interrupt, options: RunOptions, started: float) -> Report:
+    states, unreachable = _preflight(hosts, release, run, forks, kept.reading, interrupt)
+    connect: Connect = kept.acting
     previous = {h: state.remember(run.run_id, f"rollback.from.{h}", s.current)
                 for h, s in states.items()}
     reachable = [h for h in hosts if h.name in states]
@@ -173,6 +192,62 @@ def rollback_hosts(hosts: Sequence[Host], release: str, *, run: RunContext, seri
     if on_event is not None:
         on_event(Event("run_finished", run.run_id, NAME, check=run.check, report=merged))
     return merged
+
+
+class KeptConnections:
+    """The connections the read before a rollback opened, kept for the run that follows.
+
+    Reading every target first costs each a connection; the run that then acts reuses it
+    (no second ssh handshake). A connection is handed to the run once; the ones never
+    handed over (a target left out) are closed by `close`.
+    """
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._open: dict[str, Connection] = {}
+        self._lock = threading.Lock()
+
+    def reading(self, host: Host, *, timeout: float | None = None) -> Connection:
+        """A connection for the read, which the read's `close` leaves open."""
+        conn = self._connect(host, timeout=timeout)
+        with self._lock:
+            self._open[host.name] = conn
+        return _Kept(conn)
+
+    def acting(self, host: Host, *, timeout: float | None = None) -> Connection:
+        """The read's connection to `host` when there is one, else a new one."""
+        with self._lock:
+            conn = self._open.pop(host.name, None)
+        return conn if conn is not None else self._connect(host, timeout=timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            left, self._open = list(self._open.values()), {}
+        for conn in left:
+            conn.close()
+
+
+class _Kept:
+    """A connection whose `close` leaves it open (the read's, kept for the run)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.name = conn.name
+
+    @property
+    def inner(self) -> Connection:
+        return self._conn
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None,
+            check: bool = True) -> CommandResult:
+        return self._conn.run(argv, timeout=timeout, check=check)
+
+    def run_batch(self, argvs: Sequence[Sequence[str]], *,
+                  timeout: float | None = None) -> list[CommandResult]:
+        return run_batch(self._conn, argvs, timeout=timeout)
+
+    def close(self) -> None:
+        return None
 
 
 def run_fn(fn: Callable[[Target], Result], hosts: Sequence[Host], ctx: RunContext,

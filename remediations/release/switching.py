@@ -92,10 +92,12 @@ def failure_report(t: Target) -> tuple[str, str]:
     return first.strip(), output.strip()
 
 
-def hooks_table(names: Sequence[str], done: Sequence[str],
-                failed: str | None = None) -> dict[str, str]:
-    """Each action of a switch: `done`, `failed` or `not run`."""
-    return {a: "done" if a in done else "failed" if a == failed else "not run" for a in names}
+def hooks_table(names: Sequence[str], done: Sequence[str], failed: str | None = None,
+                fresh: Sequence[str] = ()) -> dict[str, str]:
+    """Each action of a switch: `done`, `fresh` (a cache with nothing to rebuild, not run),
+    `failed` or `not run`."""
+    return {a: "fresh" if a in fresh and a in done else "done" if a in done
+            else "failed" if a == failed else "not run" for a in names}
 
 
 def readable(body: str, limit: int = 600) -> str:

@@ -199,3 +199,29 @@ def test_target_kinds_from_the_inventory(tmp_path: Path) -> None:
     inv = inventory(tmp_path, {"a": {}, "b": {"compose_project_dir": "/srv/stack"},
                                "c": {"ansible_connection": "kubernetes", "deployment": "web"}}, {})
     assert [target_kind(h) for h in inv] == ["systemd", "compose", "kubernetes"]
+
+
+def test_the_read_before_acting_opens_the_one_connection_each_host_uses(world: Any) -> None:
+    """One ssh handshake per host: the preflight's connection is handed to the run."""
+    fleet, _, go = world
+    opened: list[str] = []
+    closed: list[str] = []
+    inner = connector()
+
+    def connect(host: Any, timeout: float | None = None) -> Any:
+        conn = inner(host, timeout)
+        opened.append(host.name)
+        real_close = conn.close
+
+        def close() -> None:
+            closed.append(host.name)
+            real_close()
+        conn.close = close
+        return conn
+
+    report = go("v1.2.4", serial=2, connect=connect)
+    assert report.exit_code == EXIT_FAILED
+    # web1..web4 read and moved over one connection each; web1, web2 put back over a new one
+    assert sorted(opened) == ["web1", "web1", "web2", "web2", "web3", "web4"]
+    assert sorted(closed) == sorted(opened)  # every one closed once, the unused ones too
+    assert fleet.moves[:2] == [("web1", "v1.2.4"), ("web2", "v1.2.4")]

@@ -43,7 +43,8 @@ ROOT = "/srv/app"
 RUN = RunContext("r1", datetime(2026, 11, 23, 10, 0, tzinfo=UTC), user="ops@ctl")
 MARKS = "/run/lock/remediations.runs/r1"
 ART = ["runuser", "-u", "www-data", "--", "php"]
-HOOKS = ("config:cache", "route:cache", "view:cache", "php-fpm:reload", "queue:restart")
+# queue:restart before the reload: the cache hooks and it run in one PHP process.
+HOOKS = ("config:cache", "route:cache", "view:cache", "queue:restart", "php-fpm:reload")
 INSPECT = r"(?s)^sh -c .*readlink"
 # What the runtime probe (remediations.laravel.runtime) answers on a php-fpm + nginx host.
 RUNTIME = r"(?s)^sh -c .*list-unit-files"
@@ -212,7 +213,7 @@ def test_already_there_and_not_switched_by_this_run_does_nothing() -> None:
 def test_resume_runs_only_what_is_left_and_keeps_where_it_came_from() -> None:
     p = plan("v1.2.2", done_marks("v1.2.2", "switch", "config:cache"))
     assert not p.fresh and p.resumed
-    assert p.todo == ("route:cache", "view:cache", "php-fpm:reload", "queue:restart", "record")
+    assert p.todo == ("route:cache", "view:cache", "queue:restart", "php-fpm:reload", "record")
     assert p.done == ("switch", "config:cache")
     assert p.from_release == "v1.2.3"
 
@@ -247,7 +248,7 @@ def scripts(t: Target, p: Plan, **kw: Any) -> tuple[list[list[str]], dict[str, A
 
 
 def test_switch_is_a_rename_over_current_keeping_the_owner() -> None:
-    (switch, _, _), _ = scripts(target(RecordingConnection()), plan("v1.2.3"))
+    (switch, _), _ = scripts(target(RecordingConnection()), plan("v1.2.3"))
     body = switch[2]
     assert switch[:2] == ["sh", "-c"] and len(switch) == 3
     ln = "h switch ln -sfn releases/v1.2.2 /srv/app/.current.r1"
@@ -258,38 +259,59 @@ def test_switch_is_a_rename_over_current_keeping_the_owner() -> None:
     assert f"rm -f -- {MARKS}/release-failed {MARKS}/release-v1.2.2-*" in body
 
 
-def test_hooks_run_in_the_new_release_as_the_app_user_each_marked() -> None:
-    (_, hooks, _), _ = scripts(target(RecordingConnection()), plan("v1.2.3"))
-    body = hooks[2]
-    expected = [
-        ("config:cache", [*ART, "/srv/app/releases/v1.2.2/artisan", "config:cache"]),
-        ("route:cache", [*ART, "/srv/app/releases/v1.2.2/artisan", "route:cache"]),
-        ("view:cache", [*ART, "/srv/app/releases/v1.2.2/artisan", "view:cache"]),
-        ("php-fpm:reload", ["systemctl", "reload", "php8.2-fpm.service"]),
-        ("queue:restart", [*ART, "/srv/app/releases/v1.2.2/artisan", "queue:restart"]),
-    ]
-    at = [body.index(f"{shlex.join(['h', name, *argv])}; : > {MARKS}/release-v1.2.2-"
-                     f"{name.replace(':', '-')}") for name, argv in expected]
-    assert at == sorted(at)
+def group(body: str) -> list[str]:
+    """The words of the script's `a` line (the hooks run in one PHP process)."""
+    lexer = shlex.shlex(body[body.index("; a ") + 2:], posix=True, punctuation_chars=";")
+    lexer.whitespace_split = True
+    return list(iter(lambda: next(lexer, ";"), ";"))
+
+
+def test_hooks_run_in_the_new_release_as_the_app_user_in_one_php_process() -> None:
+    (act, _), _ = scripts(target(RecordingConnection()), plan("v1.2.3"))
+    body = act[2]
+    words = group(body)
+    names = ("config:cache", "route:cache", "view:cache", "queue:restart")
+    sep = words.index("--")
+    assert words[1:sep] == [f"{n}={MARKS}/release-v1.2.2-{n.replace(':', '-')}" for n in names]
+    argv = words[sep + 1:]
+    assert argv[:7] == [*ART, "-r", argv[6]] and argv[7:10] == ["--", "/srv/app/releases/v1.2.2",
+                                                                 "views"]
+    assert "$kernel->call(" in argv[6] and "isExpired" in argv[6]  # the probe's rule for views
+    assert [(k["name"], k["command"], k["views"]) for k in json.loads(argv[10])] == [
+        (n, n, n == "view:cache") for n in names]
+    reload = shlex.join(["h", "php-fpm:reload", "systemctl", "reload", "php8.2-fpm.service"])
+    assert body.index(shlex.join(words)) < body.index(
+        f"{reload}; : > {MARKS}/release-v1.2.2-php-fpm-reload")
+    assert body.index("h switch mv -T") < body.index(shlex.join(words))
+
+
+def test_fresh_caches_are_marked_fresh_and_not_rebuilt() -> None:
+    (act, record), entry = scripts(target(RecordingConnection()), plan("v1.2.3"),
+                                   fresh={"config:cache": "fresh", "route:cache": "fresh"})
+    body = act[2]
+    assert f"echo '== config:cache'; echo fresh > {MARKS}/release-v1.2.2-config-cache" in body
+    assert [k["name"] for k in json.loads(group(body)[-1])] == ["view:cache", "queue:restart"]
+    assert entry["hooks"] == ["view:cache", "queue:restart", "php-fpm:reload"]
+    assert entry["fresh"] == ["config:cache", "route:cache"]
+    assert json.loads(record[7]) == entry
 
 
 def test_maintenance_goes_down_with_the_old_release_and_up_with_the_new() -> None:
-    (switch, hooks, _), _ = scripts(target(RecordingConnection()),
-                                    plan("v1.2.3", maintenance=True))
+    (act, _), _ = scripts(target(RecordingConnection()), plan("v1.2.3", maintenance=True))
     down = shlex.join(["h", "down", *ART, "/srv/app/releases/v1.2.3/artisan", "down"])
-    assert switch[2].index(down) < switch[2].index("h switch mv -T")
-    assert hooks[2].endswith(shlex.join(["h", "up", *ART, "/srv/app/releases/v1.2.2/artisan",
-                                         "up"]) + f"; : > {MARKS}/release-v1.2.2-up")
+    assert act[2].index(down) < act[2].index("h switch mv -T")
+    assert act[2].endswith(shlex.join(["h", "up", *ART, "/srv/app/releases/v1.2.2/artisan",
+                                       "up"]) + f"; : > {MARKS}/release-v1.2.2-up")
 
 
 def test_artisan_through_sudo_for_a_deploy_login() -> None:
     t = target(RecordingConnection(), ansible_user="deploy")
-    (_, hooks, _), _ = scripts(t, plan("v1.2.3"))
-    assert "h config:cache sudo -n -u www-data -- php /srv/app/releases/v1.2.2/artisan" in hooks[2]
+    (act, _), _ = scripts(t, plan("v1.2.3"))
+    assert group(act[2])[6:12] == ["sudo", "-n", "-u", "www-data", "--", "php"]
 
 
 def test_record_marks_the_old_release_bad_lifts_the_new_and_appends_history() -> None:
-    (_, _, record), entry = scripts(target(RecordingConnection()), plan("v1.2.3"))
+    (_, record), entry = scripts(target(RecordingConnection()), plan("v1.2.3"))
     assert record[:2] == ["sh", "-c"] and record[3] == "_"
     bad_path, bad, lifted, line, history, marker = record[4:]
     assert bad_path == "/srv/app/releases/v1.2.3/.remediations-bad"
@@ -302,7 +324,7 @@ def test_record_marks_the_old_release_bad_lifts_the_new_and_appends_history() ->
     assert json.loads(line) == entry == {
         "host": "web1", "from": "v1.2.3", "to": "v1.2.2", "who": "ops@ctl",
         "when": "2026-11-23T10:05:00+00:00", "run_id": "r1", "reason": "500s on checkout",
-        "hooks": list(HOOKS), "resumed": False}
+        "hooks": list(HOOKS), "fresh": [], "resumed": False}
     assert history == "/srv/app/.remediations-releases.jsonl"
     assert marker == f"{MARKS}/release-v1.2.2-record"
 
@@ -310,8 +332,8 @@ def test_record_marks_the_old_release_bad_lifts_the_new_and_appends_history() ->
 def test_resume_commands_skip_the_switch_and_the_hooks_done() -> None:
     p = plan("v1.2.2", done_marks("v1.2.2", "switch", "config:cache", "route:cache"))
     (hooks, record), entry = scripts(target(RecordingConnection()), p)
-    assert "h switch" not in hooks[2] and "config:cache" not in hooks[2]
-    assert "h view:cache" in hooks[2] and "h queue:restart" in hooks[2]
+    assert "h switch" not in hooks[2] and "config:cache=" not in hooks[2]
+    assert [k["name"] for k in json.loads(group(hooks[2])[-1])] == ["view:cache", "queue:restart"]
     assert entry["resumed"] is True and entry["hooks"] == list(HOOKS)
     assert record[4] == "/srv/app/releases/v1.2.3/.remediations-bad"
 
@@ -341,7 +363,7 @@ def test_missing_release_fails_having_only_looked() -> None:
     res = release_current(target(conn), "v9.9.9")
     assert res.status is Status.FAILED
     assert res.message == "release v9.9.9 is not on web1 (it has v1.2.2, v1.2.3, v1.2.4)"
-    assert res.commands == () and len(conn.commands) == 1
+    assert res.commands == () and conn.round_trips == 1
 
 
 def test_check_mode_lists_the_exact_commands_and_runs_none(health: tuple[str, Answer]) -> None:
@@ -350,10 +372,10 @@ def test_check_mode_lists_the_exact_commands_and_runs_none(health: tuple[str, An
     res = release_current(t, "v1.2.2", reason="500s on checkout")
     assert res.status is Status.CHANGED and res.check
     assert res.message == "would switch /srv/app/current from v1.2.3 to v1.2.2"
-    switch, hooks, _ = (shlex.split(c) for c in res.commands)
+    act, _ = (shlex.split(c) for c in res.commands)
     expected, _ = scripts(t, plan("v1.2.3"))
-    assert [switch, hooks] == expected[:2]
-    assert len(conn.commands) == 2  # the inspection, the runtime probe
+    assert act == expected[0]
+    assert conn.round_trips == 1  # the inspection, the runtime probe, the caches' file times
     assert res.data["hooks"] == dict.fromkeys(actions(False), "not run")
 
 
@@ -369,8 +391,12 @@ def test_switch_then_verified(health: tuple[str, Answer]) -> None:
     assert res.data["hooks"] == dict.fromkeys(actions(False), "done")
     assert res.data["from"] == "v1.2.3" and res.data["to"] == "v1.2.2"
     assert res.data["history"]["hooks"] == list(HOOKS)
-    run = [c for c in conn.command_lines if "readlink" not in c and "list-unit-files" not in c]
-    assert run == list(res.commands) and len(run) == 3
+    run = [c for c in conn.command_lines if "readlink" not in c and "list-unit-files" not in c
+           and not c.startswith("find ")]
+    assert run == list(res.commands) and len(run) == 2
+    # read (with the lock); switch and hooks; record and read back (with the lock's release)
+    assert conn.round_trips == 3
+    assert conn.command_lines[-2].startswith("sh -c 'set -e; b=$1")
 
 
 def test_already_there_is_ok_after_a_health_check_only(health: tuple[str, Answer]) -> None:
@@ -378,7 +404,7 @@ def test_already_there_is_ok_after_a_health_check_only(health: tuple[str, Answer
     res = release_current(target(conn, url=health[0]), "v1.2.2")
     assert res.status is Status.OK and res.commands == ()
     assert res.message.startswith("already at v1.2.2; ")
-    assert all("readlink" in c for c in conn.command_lines)
+    assert not conn.commands_matching(r"mv -T|set -e; b=|h switch|a config:cache=")
 
 
 def test_wrong_version_served_fails_with_the_answer(health: tuple[str, Answer]) -> None:
@@ -398,7 +424,7 @@ def test_failed_hook_is_named_with_its_output_and_what_did_not_run(
         health: tuple[str, Answer]) -> None:
     after = inspection("v1.2.2", marks=done_marks("v1.2.2", "switch", "config:cache"))
     conn = (RecordingConnection()
-            .on(r"h route:cache", exit_code=1, stderr="Unable to write routes-v7.php")
+            .on(r"a config:cache=", exit_code=1, stderr="Unable to write routes-v7.php")
             .on(rf"^cat -- {MARKS}/release-failed$",
                 stdout="route:cache\nIn Filesystem.php: Unable to write routes-v7.php\n")
             .on(INSPECT, stdout=inspection(), times=1)
@@ -406,7 +432,7 @@ def test_failed_hook_is_named_with_its_output_and_what_did_not_run(
     res = release_current(target(conn, url=health[0]), "v1.2.2")
     assert res.status is Status.FAILED
     assert res.message == ("route:cache failed on web1 after switching to v1.2.2; not run: "
-                           "view:cache, php-fpm:reload, queue:restart, record; run again with "
+                           "view:cache, queue:restart, php-fpm:reload, record; run again with "
                            "run id r1 to finish")
     assert res.evidence == "route:cache printed:\nIn Filesystem.php: Unable to write routes-v7.php"
     assert res.data["hooks"] == {"switch": "done", "config:cache": "done", "route:cache": "failed",
@@ -440,15 +466,15 @@ def test_hooks_follow_the_runtime_with_user_hooks(health: tuple[str, Answer]) ->
                release_hooks=["cache:prune-stale-tags"])
     res = release_current(t, "v1.2.2")
     assert res.status is Status.CHANGED, res.message
-    names = ("config:cache", "route:cache", "view:cache", "apache2:reload", "horizon:terminate",
+    names = ("config:cache", "route:cache", "view:cache", "horizon:terminate", "apache2:reload",
              "artisan:cache:prune-stale-tags")
     assert res.data["hooks"] == dict.fromkeys(("switch", *names, "record"), "not run")
     assert res.data["runtime"]["horizon"] and res.data["runtime"]["php_fpm"] is None
-    hooks = res.commands[1]
+    hooks = res.commands[0]
     assert "systemctl reload php" not in hooks
     assert "apachectl configtest && systemctl reload apache2.service" in hooks
-    assert shlex.join(["h", "horizon:terminate", *ART, "/srv/app/releases/v1.2.2/artisan",
-                       "horizon:terminate"]) in hooks
+    assert [k["name"] for k in json.loads(group(shlex.split(hooks)[2])[-1])] == [
+        "config:cache", "route:cache", "view:cache", "horizon:terminate"]
     assert shlex.join(["h", "artisan:cache:prune-stale-tags", *ART,
                        "/srv/app/releases/v1.2.2/artisan", "cache:prune-stale-tags"]) in hooks
     assert res.data["history"]["hooks"] == list(names)
@@ -460,3 +486,29 @@ def test_unreadable_runtime_fails_before_switching(health: tuple[str, Answer]) -
     res = release_current(target(conn, url=health[0]), "v1.2.2")
     assert res.status is Status.FAILED and "no hook can be chosen" in res.message
     assert res.commands == () and not conn.commands_matching("mv -T")
+
+
+def test_caches_found_fresh_are_reported_and_recorded_as_such(
+        health: tuple[str, Answer]) -> None:
+    """config and routes fresh by file times, views by the PHP process: none rebuilt."""
+    rel = "/srv/app/releases/v1.2.2"
+    times = "".join(f"{m} {rel}/{p}\n" for p, m in (
+        ("bootstrap/cache/config.php", 20), ("bootstrap/cache/routes-v7.php", 20),
+        ("config/app.php", 10), (".env", 10), ("routes/web.php", 10)))
+    conn = (RecordingConnection()
+            .on(r"(?s)readlink.*systemctl show", stdout=inspection("v1.2.2", unit="active"))
+            .on(INSPECT, stdout=inspection())
+            .on(r"^find -L", stdout=times, exit_code=1)
+            .on(r"a view:cache=", stdout="== view:cache\n@@fresh view:cache\n"
+                                         "== queue:restart\n"))
+    res = release_current(target(conn, url=health[0]), "v1.2.2")
+    assert res.status is Status.CHANGED, res.message
+    assert res.data["hooks"] == {"switch": "done", "config:cache": "fresh",
+                                 "route:cache": "fresh", "view:cache": "fresh",
+                                 "queue:restart": "done", "php-fpm:reload": "done",
+                                 "record": "done"}
+    recorded = json.loads(shlex.split(res.commands[1])[7])
+    assert recorded["hooks"] == ["queue:restart", "php-fpm:reload"]
+    assert recorded["fresh"] == ["config:cache", "route:cache", "view:cache"]
+    assert [k["name"] for k in json.loads(group(shlex.split(res.commands[0])[2])[-1])] == [
+        "view:cache", "queue:restart"]
