@@ -71,11 +71,6 @@ class SSHConnection(BaseConnection):
         self._fabric = fabric
         return fabric
 
-    def transport(self) -> Any:
-        """The open paramiko transport (connecting first), for sessions of other kinds
-        on the same login: the Docker engine's `dial-stdio`."""
-        return self._open().client.get_transport()
-
     def _execute(self, argv: tuple[str, ...], timeout: float | None,
                  command: str) -> tuple[int, str, str]:
         import paramiko

@@ -22,7 +22,7 @@ import shlex
 from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
-from remediations.connections.base import CommandResult, capability, check_argv
+from remediations.connections.base import CommandResult, check_argv
 from remediations.core import validate
 from remediations.core.errors import (
     CommandFailed,
@@ -262,12 +262,9 @@ def _local(t: Target, timeout: int) -> DockerEngine:
 
 
 def _over_ssh(t: Target, timeout: int) -> DockerEngine:
-    from remediations.connections.ssh import SSHConnection
     from remediations.docker import engine_ssh as docker_ssh
 
-    ssh = capability(t.conn, SSHConnection)
-    client, where = docker_ssh.docker_client(t.name, t.host, timeout=timeout,
-                                             shared=ssh.transport if ssh is not None else None)
+    client, where = docker_ssh.docker_client(t.name, t.host, timeout=timeout)
     eng = DockerEngine(t.name, client, where=where)
     try:
         with eng._sdk("read the engine's API version"):

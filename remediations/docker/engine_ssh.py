@@ -14,7 +14,6 @@ from __future__ import annotations
 import getpass
 import logging
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import docker
@@ -68,28 +67,16 @@ def ssh_client(name: str, host: Host) -> paramiko.SSHClient:
 
 
 class _Sessions:
-    """SSH sessions for dial-stdio, on as many SSH connections as the server's limit needs.
+    """SSH sessions for dial-stdio, on as many SSH connections as the server's limit needs."""
 
-    `shared` gives the transport of the connection the run already has to the host (its
-    commands' connection): sessions go there first, so the engine costs no second login.
-    """
-
-    def __init__(self, name: str, host: Host,
-                 shared: Callable[[], paramiko.Transport | None] | None = None) -> None:
+    def __init__(self, name: str, host: Host) -> None:
         self.name = name
         self.host = host
-        self.shared = shared
         self.clients: list[paramiko.SSHClient] = []
         self.lock = threading.Lock()
 
     def open(self, timeout: float) -> paramiko.Channel:
         with self.lock:
-            transport = self.shared() if self.shared is not None else None
-            if transport is not None and transport.is_active():
-                try:
-                    return self._dial(transport, timeout)
-                except paramiko.ChannelException:
-                    pass  # MaxSessions reached on it: a connection of the engine's own
             for client in reversed(self.clients):
                 transport = client.get_transport()
                 if transport is None or not transport.is_active():
@@ -151,16 +138,11 @@ class _Adapter(SSHHTTPAdapter):  # type: ignore[misc]
         self.sessions.close()
 
 
-def docker_client(name: str, host: Host, *, timeout: int,
-                  shared: Callable[[], paramiko.Transport | None] | None = None) -> tuple[Any, str]:
-    """A `docker.DockerClient` talking to `host`'s engine over SSH, and where it points.
-
-    `shared`: the transport of an open SSH connection to the same host and user, tried
-    first for every session (it stays open when the client closes).
-    """
+def docker_client(name: str, host: Host, *, timeout: int) -> tuple[Any, str]:
+    """A `docker.DockerClient` talking to `host`'s engine over SSH, and where it points."""
     user = host.user or getpass.getuser()
     where = f"ssh://{user}@{host.address}:{host.port or 22}"
-    sessions = _Sessions(name, host, shared)
+    sessions = _Sessions(name, host)
     adapter = _Adapter(sessions, where, timeout)
     # `use_ssh_client` and a fixed version keep the constructor from connecting by itself;
     # the adapter is then replaced and the engine's API version read through it.
