@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,10 @@ _TIMEOUT_CODES = (124, 137)
 # What the docker CLI says when the container is not there to exec in.
 _GONE = re.compile(r"^Error(?: response from daemon)?: (?:No such container|Container \S+ is "
                    r"(?:not running|restarting|paused))", re.M)
+# The daemon refused the exec because its restart policy is restarting the container: the
+# command did not run, and the same container runs again in a moment (a worker that quit).
+_RESTARTING = re.compile(r"^Error(?: response from daemon)?: Container \S+ is restarting", re.M)
+RESTART_WAIT = 30.0  # seconds a restarting container is waited for before it counts as gone
 # One line per container: name, compose's number, the user exec runs as, its state.
 _FORMAT = ('{{.Name}}\t{{index .Config.Labels "' + NUMBER_LABEL + '"}}\t{{.Config.User}}'
            '\t{{.State.Status}}')
@@ -134,6 +139,11 @@ class ServiceExec:
         # The host's deadline a little later than the one inside, so `timeout` answers first.
         outer = timeout + 10 if timeout is not None else None
         res = self._inner.run(self.exec_argv(items, timeout), timeout=outer, check=False)
+        deadline = time.monotonic() + RESTART_WAIT
+        while (res.exit_code != 0 and _RESTARTING.search(res.stderr)
+               and time.monotonic() < deadline):
+            time.sleep(0.5)  # refused, not run: sending it again runs it once
+            res = self._inner.run(self.exec_argv(items, timeout), timeout=outer, check=False)
         if timeout is not None and res.exit_code in _TIMEOUT_CODES:
             raise timed_out(command, timeout)
         if res.exit_code != 0 and _GONE.search(res.stderr):

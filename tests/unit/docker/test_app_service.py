@@ -91,6 +91,38 @@ def test_service_exec_never_falls_back_to_another_container_and_times_out_inside
             ["sleep", "99"], timeout=2)
 
 
+class _Restarting:
+    """A Docker host whose daemon refuses `refusals` execs (the container restarting), then runs them."""
+
+    name = "dockerhost"
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals, self.sent = refusals, 0
+
+    def run(self, argv: Any, *, timeout: float | None = None, check: bool = True) -> CommandResult:
+        self.sent += 1
+        if self.sent <= self.refusals:
+            return CommandResult(shlex.join(argv), 1, "", "Error response from daemon: Container "
+                                 "abc is restarting, wait until the container is running\n")
+        return CommandResult(shlex.join(argv), 0, "ran\n", "")
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_container_being_restarted_is_waited_for_and_the_command_runs_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("remediations.connections.compose_exec.time.sleep", lambda s: None)
+    host = _Restarting(refusals=2)
+    res = ServiceExec(host, ServiceContainer("remlab-worker-1", 1), "worker").run(["true"])
+    assert res.succeeded and res.stdout == "ran\n" and host.sent == 3
+    monkeypatch.setattr("remediations.connections.compose_exec.RESTART_WAIT", 0.0)
+    never = _Restarting(refusals=99)
+    with pytest.raises(Unreachable, match="remlab-worker-1 of service worker is gone or stopped"):
+        ServiceExec(never, ServiceContainer("remlab-worker-1", 1), "worker").run(["true"])
+    assert never.sent == 1
+
+
 # --- where a remediation runs ----------------------------------------------------------------------
 
 def recorder(status: Status = Status.CHANGED) -> tuple[list[Target], Any]:
